@@ -1,0 +1,107 @@
+//! Command-line definitions (clap derive structs only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// An eBPF packet and syscall sensor with governed XDP containment.
+#[derive(Parser, Debug)]
+#[command(name = "sensor", version, about)]
+pub struct Cli {
+    /// Where the sensor pins its maps (on bpffs).
+    #[arg(long, global = true, default_value = sensor_user::kernel::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// Where the sensor keeps small state files (block notes).
+    #[arg(long, global = true, default_value = "/run/sensor")]
+    pub state_dir: PathBuf,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Sub-commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load the kernel programs, attach them and read events until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Block a source address or CIDR in XDP (acts on the pinned maps of the sensor).
+    Block {
+        /// IPv4/IPv6 address or CIDR.
+        cidr: String,
+        /// How long: 30s, 10m, 1h, 7d; 0 or never for no expiry.
+        #[arg(long, default_value = "10m")]
+        ttl: String,
+        /// Why (kept in the block notes).
+        #[arg(long, default_value = "manual block")]
+        reason: String,
+    },
+    /// Remove a block.
+    Unblock {
+        /// The address or CIDR as blocked.
+        cidr: String,
+    },
+    /// List active blocks.
+    Blocks {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kernel counters of the running sensor.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// XDP attach mode.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum XdpModeArg {
+    /// Native, falling back to generic.
+    Auto,
+    /// Native (driver) mode only.
+    Native,
+    /// Generic (skb) mode only.
+    Generic,
+}
+
+/// `sensor run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Interface to attach XDP ingress and TC egress to (repeatable).
+    #[arg(long = "iface", required = true)]
+    pub ifaces: Vec<String>,
+    /// Print every event as a JSON line on stdout.
+    #[arg(long)]
+    pub print_events: bool,
+    /// The kernel object (default: $SENSOR_BPF_OBJECT, next to the binary, or target/bpf/).
+    #[arg(long)]
+    pub object: Option<PathBuf>,
+    /// XDP attach mode.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub xdp_mode: XdpModeArg,
+    /// Bytes of L4 payload per sample (N, at most 1024).
+    #[arg(long, default_value_t = 256)]
+    pub sample_bytes: u32,
+    /// Payload-carrying packets sampled per direction of each flow (K).
+    #[arg(long, default_value_t = 3)]
+    pub sample_packets: u32,
+    /// Path prefix whose openat is reported (repeatable; replaces the defaults).
+    #[arg(long = "watch-path")]
+    pub watch_paths: Vec<String>,
+    /// Do not attach TC egress.
+    #[arg(long)]
+    pub no_egress: bool,
+    /// Do not attach the process and syscall tracepoints.
+    #[arg(long)]
+    pub no_tracepoints: bool,
+    /// Network event ring size in bytes (power of two).
+    #[arg(long)]
+    pub net_ring_bytes: Option<u32>,
+    /// Process event ring size in bytes (power of two).
+    #[arg(long)]
+    pub proc_ring_bytes: Option<u32>,
+    /// Stop after this many seconds (default: run until signalled).
+    #[arg(long)]
+    pub duration: Option<f64>,
+}

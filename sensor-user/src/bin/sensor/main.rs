@@ -1,0 +1,215 @@
+//! The `sensor` binary: a thin main over `sensor_user`.
+
+mod cli;
+
+use std::{
+    io::{BufWriter, Stdout, Write},
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use cli::{Cli, Command, RunArgs, XdpModeArg};
+use sensor_user::{
+    block::{BlockMaps, Cidr, notes, parse_ttl},
+    event::{Event, write_json_line},
+    kernel::{self, RingReader, Sensor, SensorOptions, XdpModeChoice, ring::EventSink},
+    sys,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    let notes_path = cli.state_dir.join("block-notes.json");
+    match cli.command {
+        Command::Run(args) => run(&cli.pin_dir, args),
+        Command::Block { cidr, ttl, reason } => {
+            let cidr: Cidr = cidr.parse()?;
+            let ttl_d = parse_ttl(&ttl)?;
+            let mut maps = BlockMaps::open_pinned(&cli.pin_dir)?;
+            maps.insert(cidr, ttl_d, sensor_common::block::BlockReason::Manual as u16)?;
+            let mut n = notes::load(&notes_path);
+            n.insert(cidr.to_string(), notes::Note { reason: reason.clone(), ttl: ttl.clone() });
+            notes::save(&notes_path, &n).with_context(|| format!("writing {}", notes_path.display()))?;
+            match ttl_d {
+                Some(d) => println!("blocked {cidr} for {}s ({reason})", d.as_secs()),
+                None => println!("blocked {cidr} until unblocked ({reason})"),
+            }
+            Ok(())
+        }
+        Command::Unblock { cidr } => {
+            let cidr: Cidr = cidr.parse()?;
+            let mut maps = BlockMaps::open_pinned(&cli.pin_dir)?;
+            let was = maps.remove(cidr)?;
+            let mut n = notes::load(&notes_path);
+            n.remove(&cidr.to_string());
+            notes::save(&notes_path, &n).with_context(|| format!("writing {}", notes_path.display()))?;
+            if !was {
+                bail!("{cidr} was not blocked (see `sensor blocks`)");
+            }
+            println!("unblocked {cidr}");
+            Ok(())
+        }
+        Command::Blocks { json } => {
+            let maps = BlockMaps::open_pinned(&cli.pin_dir)?;
+            let n = notes::load(&notes_path);
+            let now = sys::monotonic_ns();
+            let list = maps.list()?;
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|b| {
+                        serde_json::json!({
+                            "cidr": b.cidr.to_string(),
+                            "expires_in_s": b.remaining(now).map(|d| d.as_secs()),
+                            "expired": !sensor_common::block::block_applies(b.entry.expires_ns, now),
+                            "reason_code": b.entry.reason,
+                            "note": n.get(&b.cidr.to_string()).map(|x| x.reason.clone()),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<43} {:>12} {:<8} NOTE", "CIDR", "EXPIRES IN", "REASON");
+                for b in &list {
+                    let exp = match b.remaining(now) {
+                        None => "never".to_owned(),
+                        Some(d) if d.is_zero() => "expired".to_owned(),
+                        Some(d) => format!("{}s", d.as_secs()),
+                    };
+                    let reason = sensor_common::block::BlockReason::try_from(b.entry.reason)
+                        .map(|r| r.name())
+                        .unwrap_or("other");
+                    let note = n.get(&b.cidr.to_string()).map(|x| x.reason.as_str()).unwrap_or("");
+                    println!("{:<43} {:>12} {:<8} {}", b.cidr.to_string(), exp, reason, note);
+                }
+                println!("{} block(s)", list.len());
+            }
+            Ok(())
+        }
+        Command::Status { json } => {
+            let path = cli.pin_dir.join(kernel::RUN_SUBDIR).join(sensor_common::maps::COUNTERS);
+            let snap = kernel::counters::read_pinned_counters(&path).with_context(|| {
+                format!("no running sensor: {} is not pinned (start one with `sensor run --iface IF`)", path.display())
+            })?;
+            if json {
+                let m: serde_json::Map<String, serde_json::Value> =
+                    snap.named().into_iter().map(|(k, v)| (k, v.into())).collect();
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                for (k, v) in snap.named() {
+                    println!("{k:<28} {v:>14}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints events as JSON lines (when asked) and counts them by type.
+struct PrintSink {
+    print: bool,
+    out: BufWriter<Stdout>,
+    failed: bool,
+}
+
+impl EventSink for PrintSink {
+    fn on_event(&mut self, ev: &Event) {
+        if self.print && !self.failed && write_json_line(&mut self.out, ev).is_err() {
+            self.failed = true;
+        }
+    }
+    fn on_batch_end(&mut self) {
+        if self.print && self.out.flush().is_err() {
+            self.failed = true;
+        }
+    }
+}
+
+fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
+    let defaults = SensorOptions::default();
+    let opts = SensorOptions {
+        object: a.object.unwrap_or_else(kernel::default_object_path),
+        ifaces: a.ifaces,
+        xdp_mode: match a.xdp_mode {
+            XdpModeArg::Auto => XdpModeChoice::Auto,
+            XdpModeArg::Native => XdpModeChoice::Native,
+            XdpModeArg::Generic => XdpModeChoice::Generic,
+        },
+        egress: !a.no_egress,
+        tracepoints: !a.no_tracepoints,
+        sample_bytes: a.sample_bytes,
+        sample_packets: a.sample_packets,
+        watch_paths: if a.watch_paths.is_empty() { defaults.watch_paths } else { a.watch_paths },
+        pin_dir: pin_dir.to_owned(),
+        net_ring_bytes: a.net_ring_bytes.unwrap_or(defaults.net_ring_bytes),
+        proc_ring_bytes: a.proc_ring_bytes.unwrap_or(defaults.proc_ring_bytes),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    let mut sensor = Sensor::start(&opts)?;
+    for r in &sensor.attached {
+        eprintln!("attached {:<20} {:<32} {}", r.program, r.target, r.mode);
+    }
+    let t = sensor.config.task;
+    if t.real_parent == 0 || t.arg_start == 0 {
+        eprintln!("warning: task_struct offsets not found in BTF: ppid/argv are reported as 0");
+    }
+    let (net, proc_ring) = sensor.take_rings()?;
+    let mut blocks = sensor.take_block_maps()?;
+    let sink = || PrintSink { print: a.print_events, out: BufWriter::new(std::io::stdout()), failed: false };
+    let net_reader = RingReader::spawn("ring-net", net, Arc::clone(&stop), sink())?;
+    let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), sink())?;
+    eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
+
+    let started = Instant::now();
+    let mut last_sweep = Instant::now();
+    while !stop.load(Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if a.duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
+            break;
+        }
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            last_sweep = Instant::now();
+            if let Ok(n) = blocks.sweep_expired(sys::monotonic_ns()) {
+                if n > 0 {
+                    eprintln!("expired {n} block(s)");
+                }
+            }
+        }
+    }
+    stop.store(true, Relaxed);
+    let (ns, ps) = (Arc::clone(&net_reader.stats), Arc::clone(&proc_reader.stats));
+    let _ = net_reader.join();
+    let _ = proc_reader.join();
+    let counters = sensor.counters()?;
+    eprintln!(
+        "stopped after {:.1}s: {} network and {} process events decoded, {} decode errors, {} lost in the kernel (ring full)",
+        started.elapsed().as_secs_f64(),
+        ns.events.load(Relaxed),
+        ps.events.load(Relaxed),
+        ns.decode_error_total() + ps.decode_error_total(),
+        counters.ring_losses()
+    );
+    drop(sensor);
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! Helpers shared by the integration tests and the benchmarks: deciding whether a privileged
+//! tier can run, unique BPF pin directories, a veth pair across two network namespaces, and a
+//! `sensor run` child process whose JSON events are collected.
+//!
+//! Everything created here is removed on `Drop`, including when a test panics.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A short name unique to this process and call.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}x{}", std::process::id() % 100_000, SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The kernel object, if built.
+pub fn object_path() -> PathBuf {
+    sensor_user::kernel::default_object_path()
+}
+
+/// The `sensor` binary.
+pub fn sensor_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SENSOR_BIN") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug/sensor"))
+}
+
+/// Whether a privileged test can run. When `SENSOR_REQUIRE_PRIVILEGED=1` (set by
+/// `cargo xtask test`) a missing prerequisite fails the test; otherwise the test is skipped
+/// with the reason printed.
+pub fn privileged(needs_binary: bool) -> bool {
+    let mut missing = Vec::new();
+    if sensor_user::sys::euid() != 0 {
+        missing.push("root".to_owned());
+    }
+    if !object_path().is_file() {
+        missing.push(format!("the kernel object at {} (cargo xtask build-ebpf)", object_path().display()));
+    }
+    if needs_binary && !sensor_bin().is_file() {
+        missing.push(format!("the sensor binary at {} (cargo build --bin sensor)", sensor_bin().display()));
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("needs {}", missing.join(", "));
+    if std::env::var("SENSOR_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
+        panic!("privileged tier required but {msg}");
+    }
+    eprintln!("skipped: {msg}; `sudo -E cargo xtask test` runs it");
+    false
+}
+
+/// A unique directory on bpffs for one test's pins, removed (with its pins) on drop.
+pub struct PinDir {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl PinDir {
+    /// Creates `/sys/fs/bpf/<unique>` (mounting bpffs if needed).
+    pub fn new() -> Self {
+        let path = PathBuf::from("/sys/fs/bpf").join(unique("sensor-test-"));
+        sensor_user::kernel::preflight::ensure_bpffs(&path).expect("bpffs");
+        Self { path }
+    }
+}
+
+impl Default for PinDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Two network namespaces joined by a veth pair: `sensor` side (`a`, 10.201.0.1/24,
+/// fd00:201::1/64) and `peer` side (`b`, 10.201.0.2/24, fd00:201::2/64). Removed on drop.
+pub struct NetPair {
+    /// Namespace holding the sensor's interface.
+    pub ns_a: String,
+    /// Namespace of the traffic generator.
+    pub ns_b: String,
+    /// Interface in `ns_a`.
+    pub if_a: String,
+    /// Interface in `ns_b`.
+    pub if_b: String,
+}
+
+/// IPv4 address of the sensor side.
+pub const ADDR_A: &str = "10.201.0.1";
+/// IPv4 address of the peer side.
+pub const ADDR_B: &str = "10.201.0.2";
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip(8) runs");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl NetPair {
+    /// Creates the namespaces, the pair, addresses and links up.
+    pub fn new() -> Self {
+        let tag = unique("");
+        let p = NetPair {
+            ns_a: format!("sns-a{tag}"),
+            ns_b: format!("sns-b{tag}"),
+            if_a: format!("sva{tag}"),
+            if_b: format!("svb{tag}"),
+        };
+        assert!(p.if_a.len() <= 15, "interface name too long");
+        ip(&["netns", "add", &p.ns_a]);
+        // From here on, Drop cleans up even if a later step panics.
+        ip(&["netns", "add", &p.ns_b]);
+        ip(&["-n", &p.ns_a, "link", "add", &p.if_a, "type", "veth", "peer", "name", &p.if_b, "netns", &p.ns_b]);
+        ip(&["-n", &p.ns_a, "addr", "add", &format!("{ADDR_A}/24"), "dev", &p.if_a]);
+        ip(&["-n", &p.ns_b, "addr", "add", &format!("{ADDR_B}/24"), "dev", &p.if_b]);
+        ip(&["-n", &p.ns_a, "-6", "addr", "add", "fd00:201::1/64", "dev", &p.if_a, "nodad"]);
+        ip(&["-n", &p.ns_b, "-6", "addr", "add", "fd00:201::2/64", "dev", &p.if_b, "nodad"]);
+        for (ns, ifc) in [(&p.ns_a, &p.if_a), (&p.ns_b, &p.if_b)] {
+            ip(&["-n", ns, "link", "set", ifc, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        p
+    }
+
+    /// `/run/netns/<ns>`.
+    pub fn ns_path(ns: &str) -> PathBuf {
+        Path::new("/run/netns").join(ns)
+    }
+
+    /// A command run with only its network namespace switched (same mounts, so the pins
+    /// under /sys/fs/bpf are shared with the host).
+    pub fn command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", Self::ns_path(ns).display())).arg("--").arg(program);
+        c
+    }
+
+    /// Runs `f` on a thread inside namespace `ns` and returns its result.
+    pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = Self::ns_path(ns);
+        std::thread::spawn(move || {
+            sensor_user::sys::enter_netns(&path).expect("setns");
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    }
+}
+
+impl Default for NetPair {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for NetPair {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes the veth end inside it, and with it the peer.
+        for ns in [&self.ns_a, &self.ns_b] {
+            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
+        }
+    }
+}
+
+/// A `sensor run --print-events` child; its stdout JSON lines are collected.
+pub struct SensorProcess {
+    child: Child,
+    /// Every event printed so far.
+    pub events: Arc<Mutex<Vec<Value>>>,
+    /// Everything printed on stderr so far.
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl SensorProcess {
+    /// Starts `sensor --pin-dir PIN run --print-events ARGS` in namespace `ns` (or the
+    /// current one) and waits until it reports it is running.
+    pub fn start(ns: Option<&str>, pin_dir: &Path, args: &[&str]) -> Self {
+        let mut cmd = match ns {
+            Some(ns) => NetPair::command(ns, sensor_bin()),
+            None => Command::new(sensor_bin()),
+        };
+        cmd.arg("--pin-dir").arg(pin_dir).args(["run", "--print-events"]).args(args);
+        Self::spawn(cmd, true)
+    }
+
+    /// Spawns `cmd` (a `sensor run`) collecting stdout when `collect` is true; when false the
+    /// stdout pipe is left unread (a slow consumer) until [`SensorProcess::drain_stdout`].
+    pub fn spawn(mut cmd: Command, collect: bool) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("sensor starts");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().expect("stderr piped");
+        let se = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                se.lock().expect("lock").push_str(&(line + "\n"));
+            }
+        });
+        let mut p = SensorProcess { child, events, stderr };
+        if collect {
+            p.drain_stdout();
+        }
+        let t0 = Instant::now();
+        loop {
+            if p.stderr().contains("sensor running") {
+                break;
+            }
+            if let Ok(Some(status)) = p.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("sensor exited with {status}: {}", p.stderr());
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "sensor did not start: {}", p.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        p
+    }
+
+    /// Starts collecting stdout (if not already).
+    pub fn drain_stdout(&mut self) {
+        if let Some(out) = self.child.stdout.take() {
+            let ev = Arc::clone(&self.events);
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        ev.lock().expect("lock").push(v);
+                    }
+                }
+            });
+        }
+    }
+
+    /// The stderr text so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Waits up to `timeout` for an event matching `pred`; returns a copy of it.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(v) = self.events.lock().expect("lock").iter().find(|v| pred(v)) {
+                return Some(v.clone());
+            }
+            if t0.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns whether it exited
+    /// successfully in time.
+    pub fn stop(&mut self, timeout: Duration) -> bool {
+        let _ = sensor_user::sys::kill(self.child.id(), libc::SIGTERM);
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for SensorProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = sensor_user::sys::kill(self.child.id(), libc::SIGTERM);
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(5) {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs the `sensor` CLI with `args` and returns (success, stdout, stderr).
+pub fn sensor_cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(sensor_bin()).args(args).output().expect("sensor runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Reads the counters of the sensor whose pins are in `pin_dir` (`sensor status --json`).
+pub fn status(pin_dir: &Path) -> Value {
+    let pin = pin_dir.to_string_lossy();
+    let (ok, out, err) = sensor_cli(&["--pin-dir", &pin, "status", "--json"]);
+    assert!(ok, "sensor status failed: {err}");
+    serde_json::from_str(&out).expect("status JSON")
+}
+
+/// Frame builders for BPF_PROG_TEST_RUN and the benchmarks.
+pub mod frames;
