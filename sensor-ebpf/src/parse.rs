@@ -161,9 +161,10 @@ fn parse_ipv6(start: usize, end: usize, off: usize, vlan: u16, p: &mut Packet) -
     Ok(())
 }
 
-/// Parses the transport header after [`parse_l3`].
+/// Parses the transport header after [`parse_l3`]. `frame_len` is the whole frame's length,
+/// which for a non-linear skb is more than the directly readable `end - start`.
 #[inline(always)]
-pub fn parse_l4(start: usize, end: usize, p: &mut Packet) -> Result<(), ParseError> {
+pub fn parse_l4(start: usize, end: usize, frame_len: usize, p: &mut Packet) -> Result<(), ParseError> {
     if p.later_fragment != 0 {
         return Ok(());
     }
@@ -198,7 +199,6 @@ pub fn parse_l4(start: usize, end: usize, p: &mut Packet) -> Result<(), ParseErr
         _ => return Ok(()),
     };
     // Payload ends at the IP datagram's end or the frame's end, whichever comes first.
-    let frame_len = end - start;
     let mut payload_end = p.ip_end as usize;
     if payload_end > frame_len {
         payload_end = frame_len;

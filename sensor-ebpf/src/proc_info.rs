@@ -3,7 +3,7 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task,
-    bpf_get_current_uid_gid, bpf_probe_read_kernel,
+    bpf_get_current_uid_gid, generated::bpf_probe_read_kernel,
 };
 use sensor_common::{config::TaskOffsets, event::ProcInfo};
 
@@ -39,9 +39,21 @@ pub fn field<T: Copy>(base: *const u8, off: u32) -> Option<T> {
     if off == 0 || base.is_null() {
         return None;
     }
-    // SAFETY: bpf_probe_read_kernel validates the address; a bad offset yields an error,
-    // never a fault.
-    unsafe { bpf_probe_read_kernel(base.add(off as usize) as *const T).ok() }
+    // Zero-initialised (not MaybeUninit) so that no path leaves the value undefined, which
+    // LLVM may otherwise turn into a read of an uninitialised register the verifier rejects.
+    // SAFETY: `T` is only instantiated with integers and raw pointers, for which all-zero
+    // is a valid value.
+    let mut v: T = unsafe { core::mem::zeroed() };
+    // SAFETY: bpf_probe_read_kernel validates the source address (a bad offset yields an
+    // error, never a fault) and writes at most `size_of::<T>()` bytes into `v`.
+    let rc = unsafe {
+        bpf_probe_read_kernel(
+            (&mut v as *mut T).cast(),
+            core::mem::size_of::<T>() as u32,
+            base.add(off as usize).cast(),
+        )
+    };
+    if rc == 0 { Some(v) } else { None }
 }
 
 #[inline(always)]

@@ -59,9 +59,11 @@ pub fn sensor_exec(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn read_argv(o: &sensor_common::config::TaskOffsets, p: *mut ExecEvent) -> u16 {
     let Some(mm) = field::<*const u8>(task(), o.mm) else { return 0 };
-    let (Some(start), Some(end)) = (field::<u64>(mm, o.arg_start), field::<u64>(mm, o.arg_end)) else {
+    let start = field::<u64>(mm, o.arg_start).unwrap_or(0);
+    let end = field::<u64>(mm, o.arg_end).unwrap_or(0);
+    if start == 0 {
         return 0;
-    };
+    }
     if end <= start {
         return 0;
     }

@@ -32,7 +32,7 @@ pub fn sensor_tc_egress(ctx: TcContext) -> i32 {
     bump(Counter::TcPackets);
     let (start, end) = (ctx.data(), ctx.data_end());
     let Some(s) = scratch() else { return TC_ACT_OK };
-    match parse_l3(start, end, &mut s.pkt).and_then(|()| parse_l4(start, end, &mut s.pkt)) {
+    match parse_l3(start, end, &mut s.pkt).and_then(|()| parse_l4(start, end, ctx.len() as usize, &mut s.pkt)) {
         Ok(()) => {}
         Err(Counter::NonIp) => return TC_ACT_OK,
         Err(_) => {

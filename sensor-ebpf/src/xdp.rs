@@ -61,7 +61,7 @@ fn try_sensor_xdp(ctx: &XdpContext) -> u32 {
     if s.pkt.later_fragment != 0 {
         bump(Counter::Fragments);
     }
-    if let Err(counter) = parse_l4(start, end, &mut s.pkt) {
+    if let Err(counter) = parse_l4(start, end, end - start, &mut s.pkt) {
         bump(counter);
         return xdp_action::XDP_PASS;
     }

@@ -151,6 +151,18 @@ impl NetPair {
         c
     }
 
+    /// Starts `f` on a thread inside namespace `ns`.
+    pub fn spawn_in_ns<T: Send + 'static>(
+        ns: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = Self::ns_path(ns);
+        std::thread::spawn(move || {
+            sensor_user::sys::enter_netns(&path).expect("setns");
+            f()
+        })
+    }
+
     /// Runs `f` on a thread inside namespace `ns` and returns its result.
     pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
         let path = Self::ns_path(ns);
