@@ -38,8 +38,9 @@ pub mod tcp_flags {
     pub const ACK: u8 = 0x10;
 }
 
-/// A 5-tuple plus VLAN. For ICMP the ports hold type and code; for non-first fragments both
-/// ports are 0.
+/// A 5-tuple plus VLAN. For ICMP/ICMPv6 echo both ports hold the echo identifier (so request
+/// and reply are one flow); for other ICMP types they hold type and code; for non-first
+/// fragments both ports are 0.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowKey {

@@ -66,3 +66,8 @@ pub const ALL: [&str; 12] = [
     MODULE_LOAD,
     BPF_CALL,
 ];
+
+/// Benchmark reference: bare XDP_PASS (never attached by the sensor).
+pub const BASELINE_XDP_PASS: &str = "baseline_xdp_pass";
+/// Benchmark reference: bare XDP_DROP (never attached by the sensor).
+pub const BASELINE_XDP_DROP: &str = "baseline_xdp_drop";

@@ -6,6 +6,7 @@
 #![no_std]
 #![no_main]
 
+mod baseline;
 mod counters;
 mod flow;
 mod maps;

@@ -191,9 +191,17 @@ pub fn parse_l4(start: usize, end: usize, frame_len: usize, p: &mut Packet) -> R
             off + 8
         }
         proto::ICMP | proto::ICMPV6 => {
-            let h = read_at::<[u8; 4]>(start, end, off).ok_or(Counter::ParseL4)?;
-            p.key.sport = h[0] as u16;
-            p.key.dport = h[1] as u16;
+            let h = read_at::<[u8; 8]>(start, end, off).ok_or(Counter::ParseL4)?;
+            let echo = if p.key.proto == proto::ICMP { h[0] == 8 || h[0] == 0 } else { h[0] == 128 || h[0] == 129 };
+            if echo {
+                // Echo request and reply share the identifier: one flow for both.
+                let id = u16::from_be_bytes([h[4], h[5]]);
+                p.key.sport = id;
+                p.key.dport = id;
+            } else {
+                p.key.sport = h[0] as u16;
+                p.key.dport = h[1] as u16;
+            }
             off + 8
         }
         _ => return Ok(()),

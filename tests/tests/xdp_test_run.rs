@@ -62,6 +62,9 @@ impl Harness {
     }
 }
 
+/// Truncation points of a frame and the parse-error counter each must bump.
+type Cuts = &'static [(usize, Counter)];
+
 const A: [u8; 4] = [10, 9, 0, 5];
 const B: [u8; 4] = [10, 9, 1, 1];
 
@@ -120,6 +123,8 @@ fn well_formed_frames_of_every_supported_shape_pass_and_parse() {
     assert_eq!(vlan_flow.key.vlan, 42);
     let qinq_flow = starts.iter().find(|f| f.key.sport == 5001).expect("qinq flow");
     assert_eq!(qinq_flow.key.vlan, 100, "outer tag is the flow's VLAN");
+    let echo = starts.iter().find(|f| f.key.proto == 1).expect("ICMP echo flow");
+    assert_eq!((echo.key.sport, echo.key.dport), (1, 1), "echo flows are keyed by identifier");
     let ext_flow = starts.iter().find(|f| f.key.sport == 5003).expect("v6 ext flow");
     assert_eq!((ext_flow.key.proto, ext_flow.key.dport, ext_flow.key.family), (6, 443, 6));
 }
@@ -130,7 +135,7 @@ fn frames_truncated_at_every_header_boundary_pass_and_count_the_right_error() {
         return;
     }
     let mut h = Harness::new();
-    let cases: Vec<(Vec<u8>, &[(usize, Counter)])> = vec![
+    let cases: Vec<(Vec<u8>, Cuts)> = vec![
         // eth 14 | ip 20 | tcp 20
         // (BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header, so ParseEth is
         // only reachable from a driver.)
@@ -168,6 +173,20 @@ fn frames_truncated_at_every_header_boundary_pass_and_count_the_right_error() {
     let arp = [vec![0xff; 12], vec![0x08, 0x06], vec![0; 28]].concat();
     assert_eq!(h.run(&arp), XDP_PASS);
     assert!(h.counters().get(Counter::NonIp) >= 1);
+}
+
+#[test]
+fn icmp_echo_request_and_reply_are_one_flow() {
+    if !privileged(false) {
+        return;
+    }
+    let mut h = Harness::new();
+    let req = Frame { proto: 1, sport: 8, dport: 0, ..Frame::udp4(A, B, 0, 0, b"ping") };
+    let rep = Frame { proto: 1, sport: 0, dport: 0, ..Frame::udp4(B, A, 0, 0, b"ping") };
+    assert_eq!(h.run(&req.bytes()), XDP_PASS);
+    assert_eq!(h.run(&rep.bytes()), XDP_PASS);
+    let starts = h.events().into_iter().filter(|e| matches!(e, Event::FlowStart(_))).count();
+    assert_eq!(starts, 1);
 }
 
 #[test]

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::{toolchain::Toolchain, util::{root, run}};
+use crate::{
+    toolchain::Toolchain,
+    util::{root, run},
+};
 
 /// Where the object is copied for the sensor and the tests.
 pub fn object_path() -> PathBuf {

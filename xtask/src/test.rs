@@ -2,7 +2,10 @@
 
 use anyhow::{Result, bail};
 
-use crate::{build, toolchain, util::{apt_install, cargo, is_root, root, run}};
+use crate::{
+    build, toolchain,
+    util::{self, apt_install, cargo, is_root, root},
+};
 
 /// Builds the kernel object and the sensor binary, then runs every test with the
 /// privileged tiers required (a missing object or privilege fails instead of skipping).
@@ -18,11 +21,13 @@ pub fn run(extra: &[String]) -> Result<()> {
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");
     let object = build::ebpf(&tc)?;
-    run(cargo().args(["build", "--bin", "sensor"]))?;
-    run(cargo()
-        .args(["test", "--no-fail-fast"])
-        .args(extra)
-        .env("SENSOR_BPF_OBJECT", &object)
-        .env("SENSOR_BIN", root().join("target/debug/sensor"))
-        .env("SENSOR_REQUIRE_PRIVILEGED", "1"))
+    util::run(cargo().args(["build", "--bin", "sensor"]))?;
+    util::run(
+        cargo()
+            .args(["test", "--no-fail-fast"])
+            .args(extra)
+            .env("SENSOR_BPF_OBJECT", &object)
+            .env("SENSOR_BIN", root().join("target/debug/sensor"))
+            .env("SENSOR_REQUIRE_PRIVILEGED", "1"),
+    )
 }

@@ -8,7 +8,11 @@
 //! When neither is complete, route 2 is installed (apt-get as root on Debian; `cargo install`
 //! for bpf-linker, pinned). Otherwise the error names exactly what to install.
 
-use std::{fmt, path::{Path, PathBuf}, process::Command};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{Result, bail};
 
@@ -31,7 +35,9 @@ impl fmt::Display for Toolchain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Nightly => write!(f, "rustup nightly + rust-src + bpf-linker"),
-            Self::Debian => write!(f, "Debian rustc-web 1.96 (LLVM 22) + rust-web-src + bpf-linker {BPF_LINKER_VERSION} (llvm-22)"),
+            Self::Debian => {
+                write!(f, "Debian rustc-web 1.96 (LLVM 22) + rust-web-src + bpf-linker {BPF_LINKER_VERSION} (llvm-22)")
+            }
         }
     }
 }

@@ -9,8 +9,9 @@ use sensor_common::event::{
 
 use crate::sys::read_pod;
 
-/// A decoded event (a copy of the record).
+/// A decoded event (a copy of the record, on the reader's stack).
 #[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant, reason = "boxing the payload sample would allocate per event on the hot path")]
 pub enum Event {
     /// First packet of a flow.
     FlowStart(FlowEvent),

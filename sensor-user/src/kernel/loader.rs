@@ -109,9 +109,9 @@ pub enum LoadError {
     Load {
         /// The object.
         path: PathBuf,
-        /// aya's error, with the verifier log when a program was rejected.
+        /// aya's error, with the verifier log when a program was rejected (boxed: it is large).
         #[source]
-        source: aya::EbpfError,
+        source: Box<aya::EbpfError>,
     },
     /// A program is missing from the object.
     #[error("the kernel object has no program {program}: it is stale, rebuild it with `cargo xtask build-ebpf`")]
@@ -128,9 +128,9 @@ pub enum LoadError {
         program: &'static str,
         /// Where.
         target: String,
-        /// aya's error (includes the verifier log on load).
+        /// aya's error (includes the verifier log on load; boxed: it is large).
         #[source]
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
     },
     /// A map is missing or of the wrong type.
     #[error("map {map} is missing or has the wrong type in the kernel object")]
@@ -217,7 +217,7 @@ impl Sensor {
             .map_max_entries(maps::NET_EVENTS, opts.net_ring_bytes)
             .map_max_entries(maps::PROC_EVENTS, opts.proc_ring_bytes)
             .load_file(&opts.object)
-            .map_err(|source| LoadError::Load { path: opts.object.clone(), source })?;
+            .map_err(|source| LoadError::Load { path: opts.object.clone(), source: Box::new(source) })?;
 
         let config = SensorConfig {
             sample_bytes: opts.sample_bytes,
@@ -347,16 +347,27 @@ where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
     let p = ebpf.program_mut(name).ok_or(LoadError::MissingProgram { program: name })?;
-    p.try_into().map_err(|source| LoadError::Program { op: "load", program: name, target: String::new(), source })
+    p.try_into().map_err(|source| LoadError::Program {
+        op: "load",
+        program: name,
+        target: String::new(),
+        source: Box::new(source),
+    })
 }
 
 fn attach_xdp(ebpf: &mut Ebpf, iface: &str, mode: XdpModeChoice) -> Result<AttachReport, LoadError> {
     let name = programs::XDP_INGRESS;
     let prog: &mut Xdp = program(ebpf, name)?;
     if prog.fd().is_err() {
-        prog.load().map_err(|source| LoadError::Program { op: "load", program: name, target: iface.into(), source })?;
+        prog.load().map_err(|source| LoadError::Program {
+            op: "load",
+            program: name,
+            target: iface.into(),
+            source: Box::new(source),
+        })?;
     }
-    let err = |source| LoadError::Program { op: "attach", program: name, target: iface.into(), source };
+    let err =
+        |source| LoadError::Program { op: "attach", program: name, target: iface.into(), source: Box::new(source) };
     let report = |mode: String| AttachReport { program: name, target: iface.into(), mode };
     match mode {
         XdpModeChoice::Native => prog.attach(iface, XdpMode::Driver).map(|_| report("native".into())).map_err(err),
@@ -377,13 +388,18 @@ fn attach_tc(ebpf: &mut Ebpf, iface: &str) -> Result<AttachReport, LoadError> {
     let name = programs::TC_EGRESS;
     let prog: &mut SchedClassifier = program(ebpf, name)?;
     if prog.fd().is_err() {
-        prog.load().map_err(|source| LoadError::Program { op: "load", program: name, target: iface.into(), source })?;
+        prog.load().map_err(|source| LoadError::Program {
+            op: "load",
+            program: name,
+            target: iface.into(),
+            source: Box::new(source),
+        })?;
     }
     prog.attach(iface, TcAttachType::Egress).map_err(|source| LoadError::Program {
         op: "attach",
         program: name,
         target: iface.into(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(AttachReport { program: name, target: iface.into(), mode: "tcx egress".into() })
 }
@@ -397,14 +413,14 @@ fn attach_tracepoints(ebpf: &mut Ebpf) -> Result<Vec<AttachReport>, LoadError> {
                 op: "load",
                 program: name,
                 target: format!("{cat}/{tp}"),
-                source,
+                source: Box::new(source),
             })?;
         }
         prog.attach(cat, tp).map_err(|source| LoadError::Program {
             op: "attach",
             program: name,
             target: format!("{cat}/{tp}"),
-            source,
+            source: Box::new(source),
         })?;
         out.push(AttachReport { program: name, target: format!("{cat}/{tp}"), mode: "tracepoint".into() });
         Ok(())

@@ -93,6 +93,23 @@ pub fn possible_cpus() -> usize {
     aya::util::nr_cpus().unwrap_or(1)
 }
 
+/// Moves the calling thread into the network namespace at `path` (e.g. `/run/netns/NAME`).
+/// Only this thread changes namespace; tests run a dedicated thread per namespace.
+pub fn enter_netns(path: &std::path::Path) -> io::Result<()> {
+    let f = std::fs::File::open(path)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `f` is an open namespace file descriptor for the duration of the call.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Sends `signal` to `pid`.
+pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
+    // SAFETY: kill has no memory preconditions.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,21 +132,4 @@ mod tests {
         assert!(if_index("lo").is_some());
         assert_eq!(if_index("no-such-if0"), None);
     }
-}
-
-/// Moves the calling thread into the network namespace at `path` (e.g. `/run/netns/NAME`).
-/// Only this thread changes namespace; tests run a dedicated thread per namespace.
-pub fn enter_netns(path: &std::path::Path) -> io::Result<()> {
-    let f = std::fs::File::open(path)?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: `f` is an open namespace file descriptor for the duration of the call.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// Sends `signal` to `pid`.
-pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
-    // SAFETY: kill has no memory preconditions.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
