@@ -1,6 +1,11 @@
 //! `cargo xtask test`: every tier, nothing skipped.
 
-use anyhow::{Result, bail};
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+};
+
+use anyhow::{Context, Result, bail};
 
 use crate::{
     build, toolchain,
@@ -22,12 +27,57 @@ pub fn run(extra: &[String]) -> Result<()> {
     eprintln!("BPF toolchain: {tc}");
     let object = build::ebpf(&tc)?;
     util::run(cargo().args(["build", "--bin", "sensor"]))?;
-    util::run(
-        cargo()
-            .args(["test", "--no-fail-fast"])
-            .args(extra)
-            .env("SENSOR_BPF_OBJECT", &object)
-            .env("SENSOR_BIN", root().join("target/debug/sensor"))
-            .env("SENSOR_REQUIRE_PRIVILEGED", "1"),
-    )
+    let mut cmd = cargo();
+    cmd.args(["test", "--no-fail-fast"])
+        .args(extra)
+        .env("SENSOR_BPF_OBJECT", &object)
+        .env("SENSOR_BIN", root().join("target/debug/sensor"))
+        .env("SENSOR_REQUIRE_PRIVILEGED", "1")
+        .stdout(Stdio::piped());
+    eprintln!("+ {cmd:?}");
+    let mut child = cmd.spawn().context("starting cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some((p, f)) = parse_result(&line) {
+                passed += p;
+                failed += f;
+            }
+        }
+    }
+    let status = child.wait()?;
+    // One closing line for the whole run (cargo's last line is often a crate with no tests).
+    println!("xtask test: {passed} passed, {failed} failed");
+    if !status.success() || failed > 0 {
+        bail!("cargo test failed ({failed} failed)");
+    }
+    if passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+/// (passed, failed) from a libtest summary line.
+fn parse_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("test result: ")?;
+    let num = |key: &str| -> Option<u64> {
+        rest.split(';').find_map(|part| {
+            let part = part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ");
+            part.strip_suffix(key)?.trim().parse().ok()
+        })
+    };
+    Some((num("passed")?, num("failed")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result;
+
+    #[test]
+    fn libtest_summaries_are_parsed() {
+        assert_eq!(parse_result("test result: ok. 7 passed; 0 failed; 0 ignored; 0 measured"), Some((7, 0)));
+        assert_eq!(parse_result("test result: FAILED. 2 passed; 3 failed; 0 ignored"), Some((2, 3)));
+        assert_eq!(parse_result("running 3 tests"), None);
+    }
 }
