@@ -6,7 +6,8 @@
 pub enum Counter {
     /// Frames XDP passed.
     XdpPassed = 0,
-    /// Frames XDP dropped (all reasons).
+    /// Frames XDP dropped (all reasons): not written by the kernel, derived by user space as
+    /// `DropBlockedV4 + DropBlockedV6` to keep an update off the drop path.
     XdpDropped = 1,
     /// Dropped because the IPv4 source is in `BLOCK_V4`.
     DropBlockedV4 = 2,

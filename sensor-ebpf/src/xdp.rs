@@ -36,7 +36,11 @@ impl LoadBytes for XdpLoader<'_> {
 #[xdp]
 pub fn sensor_xdp(ctx: XdpContext) -> u32 {
     let action = try_sensor_xdp(&ctx);
-    bump(if action == xdp_action::XDP_DROP { Counter::XdpDropped } else { Counter::XdpPassed });
+    // Drops are counted by family and reason on the drop path; the total is derived in
+    // user space, which keeps one counter update off the drop path.
+    if action == xdp_action::XDP_PASS {
+        bump(Counter::XdpPassed);
+    }
     action
 }
 
@@ -48,10 +52,10 @@ fn try_sensor_xdp(ctx: &XdpContext) -> u32 {
         bump(counter);
         return xdp_action::XDP_PASS;
     }
-    // SAFETY: helper without arguments.
-    let now = unsafe { bpf_ktime_get_ns() };
     if let Some(entry) = blocked(&s.pkt) {
-        if block_applies(entry.expires_ns, now) {
+        // Permanent entries drop without reading the clock.
+        // SAFETY: helper without arguments.
+        if entry.expires_ns == 0 || block_applies(entry.expires_ns, unsafe { bpf_ktime_get_ns() }) {
             bump(if s.pkt.key.family == family::V4 { Counter::DropBlockedV4 } else { Counter::DropBlockedV6 });
             bump_slot(drop_reason_slot(entry.reason));
             return xdp_action::XDP_DROP;
@@ -61,6 +65,8 @@ fn try_sensor_xdp(ctx: &XdpContext) -> u32 {
     if s.pkt.later_fragment != 0 {
         bump(Counter::Fragments);
     }
+    // SAFETY: helper without arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
     if let Err(counter) = parse_l4(start, end, end - start, &mut s.pkt) {
         bump(counter);
         return xdp_action::XDP_PASS;

@@ -53,6 +53,9 @@ pub fn read_counters(map: &Map) -> Result<CounterSnapshot, CounterError> {
         let values = arr.get(&(i as u32), 0).map_err(CounterError::Map)?;
         *slot = values.iter().sum();
     }
+    use sensor_common::counters::Counter;
+    slots[Counter::XdpDropped as usize] =
+        slots[Counter::DropBlockedV4 as usize] + slots[Counter::DropBlockedV6 as usize];
     Ok(CounterSnapshot { slots })
 }
 
