@@ -13,6 +13,8 @@ use crate::{
     counters::bump,
     maps::{FLOWS, NET_EVENTS, Scratch},
     parse::Packet,
+    parse::{addr_words, set_key},
+    ptr::put,
 };
 
 /// Copies packet bytes into memory the program owns (ring buffer space).
@@ -33,13 +35,20 @@ pub struct Hook {
 /// Accounts `pkt` to its flow and writes the events it triggers.
 #[inline(always)]
 pub fn account<L: LoadBytes>(s: &mut Scratch, hook: Hook, now: u64, cfg_bytes: u32, cfg_packets: u32, loader: &L) {
+    let k = &s.pkt.key;
+    let (sa, da) = (addr_words(&k.saddr), addr_words(&k.daddr));
+    let side = side_of(sa, da, k.sport, k.dport);
+    let (vlan, proto, family) = (k.vlan, k.proto, k.family);
+    if side == 0 {
+        set_key(&mut s.ckey, sa, da, (k.sport, k.dport), vlan, proto, family);
+    } else {
+        set_key(&mut s.ckey, da, sa, (k.dport, k.sport), vlan, proto, family);
+    }
     let pkt = &s.pkt;
-    let side = pkt.key.side();
-    s.ckey = if side == 0 { pkt.key } else { pkt.key.reversed() };
     let state = match FLOWS.get_ptr_mut(&s.ckey) {
         Some(st) => st,
         None => {
-            s.fresh = FlowState { first_ns: now, last_ns: now, init_side: side, ..FlowState::default() };
+            init_state(&mut s.fresh, now, side);
             // Another CPU may insert it first: then the lookup below finds its entry.
             if FLOWS.insert(&s.ckey, &s.fresh, BPF_NOEXIST as u64).is_ok() {
                 emit_flow(EventKind::FlowStart, &pkt.key, false, &s.fresh, hook);
@@ -59,7 +68,7 @@ pub fn account<L: LoadBytes>(s: &mut Scratch, hook: Hook, now: u64, cfg_bytes: u
     let is_tcp = pkt.key.proto == proto::TCP;
     if is_tcp && st.closed != 0 && opens_flow(pkt.tcp_flags) {
         // The 5-tuple is reused for a new connection.
-        *st = FlowState { first_ns: now, last_ns: now, init_side: side, ..FlowState::default() };
+        init_state(st, now, side);
         emit_flow(EventKind::FlowStart, &pkt.key, false, st, hook);
     }
     let dir = direction(side, st.init_side) as usize;
@@ -78,6 +87,36 @@ pub fn account<L: LoadBytes>(s: &mut Scratch, hook: Hook, now: u64, cfg_bytes: u
     }
 }
 
+/// Which side of the canonical order the packet's source is on (0 or 1): the same total
+/// order as `FlowKey::side` in sensor-common, computed on address words.
+#[inline(always)]
+fn side_of(sa: [u64; 2], da: [u64; 2], sport: u16, dport: u16) -> u8 {
+    let gt = if sa[0] != da[0] {
+        u64::from_be(sa[0]) > u64::from_be(da[0])
+    } else if sa[1] != da[1] {
+        u64::from_be(sa[1]) > u64::from_be(da[1])
+    } else {
+        sport > dport
+    };
+    gt as u8
+}
+
+/// A fresh flow entry, written field by field (no memset on the packet path).
+#[inline(always)]
+fn init_state(st: &mut FlowState, now: u64, side: u8) {
+    put(&mut st.first_ns, now);
+    put(&mut st.last_ns, now);
+    put(&mut st.packets[0], 0);
+    put(&mut st.packets[1], 0);
+    put(&mut st.bytes[0], 0);
+    put(&mut st.bytes[1], 0);
+    // tcp_flags, closed, init_side, samples[2], _pad[3] as one word.
+    let w = core::ptr::addr_of_mut!(st.tcp_flags) as *mut u64;
+    // SAFETY: the last 8 bytes of the 8-aligned 56-byte FlowState are these u8 fields
+    // (offset 48); init_side is the third byte.
+    put(w, (side as u64) << 16);
+}
+
 #[inline(always)]
 fn emit_flow(kind: EventKind, key: &FlowKey, reverse: bool, st: &FlowState, hook: Hook) {
     let Some(mut entry) = NET_EVENTS.reserve::<FlowEvent>(0) else {
@@ -89,15 +128,22 @@ fn emit_flow(kind: EventKind, key: &FlowKey, reverse: bool, st: &FlowState, hook
     // by this program until submit; fields are written in place to keep the stack small.
     unsafe {
         (*p).header = EventHeader::new::<FlowEvent>(kind, st.last_ns);
-        (*p).key = if reverse { key.reversed() } else { *key };
-        (*p).ifindex = hook.ifindex;
-        (*p).hook = hook.id;
-        (*p).tcp_flags = st.tcp_flags;
-        (*p)._pad = [0; 2];
-        (*p).packets = st.packets;
-        (*p).bytes = st.bytes;
-        (*p).first_ns = st.first_ns;
-        (*p).last_ns = st.last_ns;
+        let (sa, da) = (addr_words(&key.saddr), addr_words(&key.daddr));
+        if reverse {
+            set_key(&mut (*p).key, da, sa, (key.dport, key.sport), key.vlan, key.proto, key.family);
+        } else {
+            set_key(&mut (*p).key, sa, da, (key.sport, key.dport), key.vlan, key.proto, key.family);
+        }
+        put(&mut (*p).ifindex, hook.ifindex);
+        put(&mut (*p).hook, hook.id);
+        put(&mut (*p).tcp_flags, st.tcp_flags);
+        put(&mut (*p)._pad, [0; 2]);
+        put(&mut (*p).packets[0], st.packets[0]);
+        put(&mut (*p).packets[1], st.packets[1]);
+        put(&mut (*p).bytes[0], st.bytes[0]);
+        put(&mut (*p).bytes[1], st.bytes[1]);
+        put(&mut (*p).first_ns, st.first_ns);
+        put(&mut (*p).last_ns, st.last_ns);
     }
     entry.submit(0);
     bump(if kind as u16 == EventKind::FlowStart as u16 { Counter::FlowsStarted } else { Counter::FlowsEnded });
@@ -127,16 +173,25 @@ fn emit_sample<L: LoadBytes>(pkt: &Packet, hook: Hook, dir: u8, index: u8, now: 
     // the struct is larger than the BPF stack.
     unsafe {
         (*p).header = EventHeader::new::<PayloadSample>(EventKind::PayloadSample, now);
-        (*p).key = if dir == 0 { pkt.key } else { pkt.key.reversed() };
-        (*p).ifindex = hook.ifindex;
-        (*p).hook = hook.id;
-        (*p).direction = dir;
-        (*p).index = index;
-        (*p).tcp_flags = pkt.tcp_flags;
-        (*p).tcp_seq = pkt.tcp_seq;
-        (*p).payload_len = pkt.payload_len;
-        (*p).len = len as u16;
-        (*p)._pad = [0; 6];
+        let (sa, da) = (addr_words(&pkt.key.saddr), addr_words(&pkt.key.daddr));
+        let k = &pkt.key;
+        if dir == 0 {
+            set_key(&mut (*p).key, sa, da, (k.sport, k.dport), k.vlan, k.proto, k.family);
+        } else {
+            set_key(&mut (*p).key, da, sa, (k.dport, k.sport), k.vlan, k.proto, k.family);
+        }
+        put(&mut (*p).ifindex, hook.ifindex);
+        put(&mut (*p).hook, hook.id);
+        put(&mut (*p).direction, dir);
+        put(&mut (*p).index, index);
+        put(&mut (*p).tcp_flags, pkt.tcp_flags);
+        put(&mut (*p).tcp_seq, pkt.tcp_seq);
+        put(&mut (*p).payload_len, pkt.payload_len);
+        put(&mut (*p).len, len as u16);
+        // _pad is at offset 74: a 2-byte and a 4-byte aligned store.
+        let pad = core::ptr::addr_of_mut!((*p)._pad) as *mut u8;
+        put(pad as *mut u16, 0);
+        put(pad.add(2) as *mut u32, 0);
     }
     // SAFETY: `data` is inside the reserved record and `len` <= SAMPLE_MAX.
     let dst = unsafe { core::ptr::addr_of_mut!((*p).data) } as *mut u8;

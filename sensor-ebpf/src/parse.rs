@@ -7,7 +7,7 @@ use sensor_common::{
     flow::{FlowKey, family, proto},
 };
 
-use crate::ptr::read_at;
+use crate::ptr::{ptr_at, put, read_at};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -47,6 +47,42 @@ pub struct Packet {
 /// Why a frame was not parsed to the end: the counter to bump.
 pub type ParseError = Counter;
 
+/// Writes addresses and the non-port fields of `k` as five 8-byte stores (the key is
+/// 8-byte aligned), instead of struct assignments that LLVM lowers to out-of-line
+/// memset/memmove byte loops on BPF.
+#[inline(always)]
+pub fn set_key(k: &mut FlowKey, saddr: [u64; 2], daddr: [u64; 2], ports: (u16, u16), vlan: u16, proto: u8, family: u8) {
+    let w = k as *mut FlowKey as *mut u64;
+    let tail =
+        ports.0 as u64 | (ports.1 as u64) << 16 | (vlan as u64) << 32 | (proto as u64) << 48 | (family as u64) << 56;
+    // SAFETY: FlowKey is repr(C, align(8)) and 40 bytes: saddr (0..16), daddr (16..32), then
+    // sport, dport, vlan, proto, family in the fifth little-endian word (layout locked by the
+    // size assertion and the host test `key_words_match_the_field_layout`).
+    unsafe {
+        w.write(saddr[0]);
+        w.add(1).write(saddr[1]);
+        w.add(2).write(daddr[0]);
+        w.add(3).write(daddr[1]);
+        w.add(4).write(tail);
+    }
+}
+
+/// The two 8-byte words of an address field of an aligned [`FlowKey`].
+#[inline(always)]
+pub fn addr_words(a: &[u8; 16]) -> [u64; 2] {
+    let w = a.as_ptr() as *const u64;
+    // SAFETY: `a` is a field of an 8-byte aligned FlowKey at offset 0 or 16.
+    unsafe { [w.read(), w.add(1).read()] }
+}
+
+#[inline(always)]
+fn clear_meta(p: &mut Packet) {
+    put(&mut p.payload_off, 0);
+    put(&mut p.payload_len, 0);
+    put(&mut p.tcp_seq, 0);
+    put(&mut p.tcp_flags, 0);
+}
+
 /// Parses Ethernet, VLAN tags and the IP header.
 #[inline(always)]
 pub fn parse_l3(start: usize, end: usize, p: &mut Packet) -> Result<(), ParseError> {
@@ -73,45 +109,53 @@ pub fn parse_l3(start: usize, end: usize, p: &mut Packet) -> Result<(), ParseErr
 }
 
 #[inline(always)]
+fn byte(start: usize, off: usize) -> u8 {
+    // SAFETY: callers checked `off` against the packet end first.
+    unsafe { *((start + off) as *const u8) }
+}
+
+#[inline(always)]
 fn parse_ipv4(start: usize, end: usize, off: usize, vlan: u16, p: &mut Packet) -> Result<(), ParseError> {
     // version/ihl, tos, tot_len, id, frag_off, ttl, protocol, check, saddr, daddr
-    let hdr = read_at::<[u8; 20]>(start, end, off).ok_or(Counter::ParseIpv4)?;
-    if hdr[0] >> 4 != 4 {
+    if ptr_at::<[u8; 20]>(start, end, off).is_none() {
         return Err(Counter::ParseIpv4);
     }
-    let ihl = ((hdr[0] & 0x0f) as usize) * 4;
+    let vihl = byte(start, off);
+    if vihl >> 4 != 4 {
+        return Err(Counter::ParseIpv4);
+    }
+    let ihl = ((vihl & 0x0f) as usize) * 4;
     if ihl < 20 || start + off + ihl > end {
         return Err(Counter::ParseIpv4);
     }
-    let tot_len = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
+    let tot_len = u16::from_be_bytes([byte(start, off + 2), byte(start, off + 3)]) as usize;
     if tot_len < ihl {
         return Err(Counter::ParseIpv4);
     }
-    let frag_off = u16::from_be_bytes([hdr[6], hdr[7]]) & 0x1fff;
-    *p = Packet::default();
-    p.key.vlan = vlan;
-    p.key.proto = hdr[9];
-    p.key.family = family::V4;
-    p.key.saddr[..4].copy_from_slice(&hdr[12..16]);
-    p.key.daddr[..4].copy_from_slice(&hdr[16..20]);
+    let frag_off = u16::from_be_bytes([byte(start, off + 6), byte(start, off + 7)]) & 0x1fff;
+    let saddr = read_at::<u32>(start, end, off + 12).ok_or(Counter::ParseIpv4)?;
+    let daddr = read_at::<u32>(start, end, off + 16).ok_or(Counter::ParseIpv4)?;
+    set_key(&mut p.key, [saddr as u64, 0], [daddr as u64, 0], (0, 0), vlan, byte(start, off + 9), family::V4);
     p.l4_off = (off + ihl) as u32;
     p.ip_end = (off + tot_len) as u32;
     p.l3_len = tot_len as u32;
     p.later_fragment = (frag_off != 0) as u8;
+    clear_meta(p);
     Ok(())
 }
 
 #[inline(always)]
 fn parse_ipv6(start: usize, end: usize, off: usize, vlan: u16, p: &mut Packet) -> Result<(), ParseError> {
-    let fixed = read_at::<[u8; 8]>(start, end, off).ok_or(Counter::ParseIpv6)?;
-    if fixed[0] >> 4 != 6 {
+    if ptr_at::<[u8; 40]>(start, end, off).is_none() {
         return Err(Counter::ParseIpv6);
     }
-    let payload_len = u16::from_be_bytes([fixed[4], fixed[5]]) as usize;
-    *p = Packet::default();
-    p.key.saddr = read_at::<[u8; 16]>(start, end, off + 8).ok_or(Counter::ParseIpv6)?;
-    p.key.daddr = read_at::<[u8; 16]>(start, end, off + 24).ok_or(Counter::ParseIpv6)?;
-    let mut next = fixed[6];
+    if byte(start, off) >> 4 != 6 {
+        return Err(Counter::ParseIpv6);
+    }
+    let payload_len = u16::from_be_bytes([byte(start, off + 4), byte(start, off + 5)]) as usize;
+    let word = |o: usize| read_at::<u64>(start, end, off + o).unwrap_or(0);
+    let (saddr, daddr) = ([word(8), word(16)], [word(24), word(32)]);
+    let mut next = byte(start, off + 6);
     let mut l4_off = off + 40;
     let mut later_fragment = 0u8;
     let mut done = false;
@@ -151,13 +195,12 @@ fn parse_ipv6(start: usize, end: usize, off: usize, vlan: u16, p: &mut Packet) -
     if !done {
         return Err(Counter::ParseIpv6Ext);
     }
-    p.key.vlan = vlan;
-    p.key.proto = next;
-    p.key.family = family::V6;
+    set_key(&mut p.key, saddr, daddr, (0, 0), vlan, next, family::V6);
     p.l4_off = l4_off as u32;
     p.ip_end = (off + 40 + payload_len) as u32;
     p.l3_len = (payload_len + 40) as u32;
     p.later_fragment = later_fragment;
+    clear_meta(p);
     Ok(())
 }
 

@@ -18,3 +18,12 @@ pub fn read_at<T: Copy>(start: usize, end: usize, offset: usize) -> Option<T> {
     // and `T: Copy` is plain data read without alignment assumptions.
     Some(unsafe { core::ptr::read_unaligned(p) })
 }
+
+/// Stores `v` at `dst` with a volatile write, so LLVM cannot merge neighbouring stores into
+/// a `memset`/`memcpy` call (which the BPF backend emits out of line as a byte loop).
+#[inline(always)]
+pub fn put<T>(dst: *mut T, v: T) {
+    // SAFETY: callers pass pointers to fields of live, writable memory they own for this
+    // program run (scratch, map values, reserved ring records).
+    unsafe { core::ptr::write_volatile(dst, v) }
+}
