@@ -234,3 +234,27 @@ fn a_burst_larger_than_the_ring_is_counted_as_loss_and_the_sensor_recovers() {
     assert!(sensor.stop(Duration::from_secs(10)), "clean exit after SIGTERM: {}", sensor.stderr());
     assert!(sensor.stderr().contains("lost in the kernel"), "{}", sensor.stderr());
 }
+
+#[test]
+fn blocks_survive_a_restart_and_programs_detach_when_the_sensor_exits() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let pin = pins.path.to_string_lossy().into_owned();
+    let args = ["--iface", net.if_a.as_str(), "--no-tracepoints"];
+    let mut first = SensorProcess::start(Some(&net.ns_a), &pins.path, &args);
+    let (ok, _, err) = sensor_cli(&["--pin-dir", &pin, "block", ADDR_B, "--ttl", "1h"]);
+    assert!(ok, "{err}");
+    assert!(first.stop(Duration::from_secs(10)), "clean exit: {}", first.stderr());
+    let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
+    assert!(!String::from_utf8_lossy(&link.stdout).contains("prog/xdp"), "XDP still attached after exit");
+
+    let _second = SensorProcess::start(Some(&net.ns_a), &pins.path, &args);
+    echo_server(&net.ns_a, 8082).recv().expect("server up");
+    assert!(tcp_exchange(&net.ns_b, 8082, b"still-blocked").is_err(), "the pinned block applies after a restart");
+    assert!(status(&pins.path)["drop_blocked_v4"].as_u64().expect("counter") > 0);
+    let (ok, out, _) = sensor_cli(&["--pin-dir", &pin, "blocks", "--json"]);
+    assert!(ok && out.contains("10.201.0.2/32"), "{out}");
+}
