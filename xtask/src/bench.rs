@@ -13,6 +13,7 @@ pub fn run(extra: &[String]) -> Result<()> {
     if !is_root() {
         bail!("the benchmarks load BPF programs and create network namespaces: run `sudo -E cargo xtask bench`");
     }
+    util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     let object = build::ebpf(&tc)?;
     let doc = root().join("docs/BENCHMARKS.md");

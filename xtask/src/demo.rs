@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     build, toolchain,
-    util::{apt_install, cargo, is_root, root, which},
+    util::{self, apt_install, cargo, is_root, root, which},
 };
 
 const NS_SENSOR: &str = "sensor-demo-in";
@@ -112,6 +112,7 @@ pub fn run() -> Result<()> {
     if which("python3").is_none() {
         apt_install(&["python3"])?;
     }
+    util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     let object = build::ebpf(&tc)?;
     crate::util::run(cargo().args(["build", "--bin", "sensor"]))?;

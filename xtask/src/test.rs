@@ -23,6 +23,7 @@ pub fn run(extra: &[String]) -> Result<()> {
     }
     // ip (netns, veth), nsenter/setpriv (util-linux), ping (iputils-ping).
     apt_install(&["iproute2", "util-linux", "iputils-ping"])?;
+    util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");
     let object = build::ebpf(&tc)?;

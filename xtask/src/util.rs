@@ -79,3 +79,16 @@ pub fn lint() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
 }
+
+/// Mounts bpffs and tracefs if they are not mounted (fresh machines often have neither), once,
+/// before parallel tests could race to mount two stacked instances.
+pub fn ensure_kernel_mounts() -> Result<()> {
+    for (fstype, target) in [("bpf", "/sys/fs/bpf"), ("tracefs", "/sys/kernel/tracing")] {
+        let mounted = Command::new("mountpoint").args(["-q", target]).status().is_ok_and(|s| s.success());
+        if !mounted {
+            run(Command::new("mount").args(["-t", fstype, fstype, target]))
+                .with_context(|| format!("mounting {fstype} at {target}"))?;
+        }
+    }
+    Ok(())
+}

@@ -342,32 +342,31 @@ fn write_config(ebpf: &mut Ebpf, config: &SensorConfig, watch: &[String]) -> Res
     Ok(())
 }
 
+/// The error for a failed `op` ("load", "attach") of `program` on `target`.
+fn prog_err(
+    op: &'static str,
+    program: &'static str,
+    target: impl Into<String>,
+) -> impl FnOnce(aya::programs::ProgramError) -> LoadError {
+    let target = target.into();
+    move |source| LoadError::Program { op, program, target, source: Box::new(source) }
+}
+
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
     let p = ebpf.program_mut(name).ok_or(LoadError::MissingProgram { program: name })?;
-    p.try_into().map_err(|source| LoadError::Program {
-        op: "load",
-        program: name,
-        target: String::new(),
-        source: Box::new(source),
-    })
+    p.try_into().map_err(prog_err("load", name, String::new()))
 }
 
 fn attach_xdp(ebpf: &mut Ebpf, iface: &str, mode: XdpModeChoice) -> Result<AttachReport, LoadError> {
     let name = programs::XDP_INGRESS;
     let prog: &mut Xdp = program(ebpf, name)?;
     if prog.fd().is_err() {
-        prog.load().map_err(|source| LoadError::Program {
-            op: "load",
-            program: name,
-            target: iface.into(),
-            source: Box::new(source),
-        })?;
+        prog.load().map_err(prog_err("load", name, iface))?;
     }
-    let err =
-        |source| LoadError::Program { op: "attach", program: name, target: iface.into(), source: Box::new(source) };
+    let err = prog_err("attach", name, iface);
     let report = |mode: String| AttachReport { program: name, target: iface.into(), mode };
     match mode {
         XdpModeChoice::Native => prog.attach(iface, XdpMode::Driver).map(|_| report("native".into())).map_err(err),
@@ -388,19 +387,9 @@ fn attach_tc(ebpf: &mut Ebpf, iface: &str) -> Result<AttachReport, LoadError> {
     let name = programs::TC_EGRESS;
     let prog: &mut SchedClassifier = program(ebpf, name)?;
     if prog.fd().is_err() {
-        prog.load().map_err(|source| LoadError::Program {
-            op: "load",
-            program: name,
-            target: iface.into(),
-            source: Box::new(source),
-        })?;
+        prog.load().map_err(prog_err("load", name, iface))?;
     }
-    prog.attach(iface, TcAttachType::Egress).map_err(|source| LoadError::Program {
-        op: "attach",
-        program: name,
-        target: iface.into(),
-        source: Box::new(source),
-    })?;
+    prog.attach(iface, TcAttachType::Egress).map_err(prog_err("attach", name, iface))?;
     Ok(AttachReport { program: name, target: iface.into(), mode: "tcx egress".into() })
 }
 
@@ -409,19 +398,9 @@ fn attach_tracepoints(ebpf: &mut Ebpf) -> Result<Vec<AttachReport>, LoadError> {
     let mut attach = |ebpf: &mut Ebpf, name: &'static str, cat: &str, tp: &str| -> Result<(), LoadError> {
         let prog: &mut TracePoint = program(ebpf, name)?;
         if prog.fd().is_err() {
-            prog.load().map_err(|source| LoadError::Program {
-                op: "load",
-                program: name,
-                target: format!("{cat}/{tp}"),
-                source: Box::new(source),
-            })?;
+            prog.load().map_err(prog_err("load", name, format!("{cat}/{tp}")))?;
         }
-        prog.attach(cat, tp).map_err(|source| LoadError::Program {
-            op: "attach",
-            program: name,
-            target: format!("{cat}/{tp}"),
-            source: Box::new(source),
-        })?;
+        prog.attach(cat, tp).map_err(prog_err("attach", name, format!("{cat}/{tp}")))?;
         out.push(AttachReport { program: name, target: format!("{cat}/{tp}"), mode: "tracepoint".into() });
         Ok(())
     };
