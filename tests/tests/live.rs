@@ -193,6 +193,22 @@ fn exec_connect_and_open_from_child_processes_are_reported() {
         .expect("open event for the watched file");
     assert_eq!(s(&open, "filename"), secret.display().to_string());
     let _ = std::fs::remove_dir_all(&watched);
+
+    // setpriv drops to uid/gid 65534 with setresgid/setresuid before exec'ing true.
+    let mut setpriv = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/true"])
+        .spawn()
+        .expect("setpriv");
+    let setpriv_pid = setpriv.id();
+    let _ = setpriv.wait();
+    let setid = sensor
+        .wait_for(WAIT, |v| {
+            v["event_type"] == "setid"
+                && v["process"]["pid"] == setpriv_pid
+                && v["args"].as_array().is_some_and(|a| a.first() == Some(&Value::from(65534)))
+        })
+        .expect("set*id event with the new id");
+    assert_eq!(setid["process"]["ppid"], me);
 }
 
 #[test]
