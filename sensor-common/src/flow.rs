@@ -82,23 +82,47 @@ impl FlowKey {
     /// Whether the source endpoint sorts after the destination endpoint, i.e. whether the
     /// canonical key is the reversed one. Returns the packet's side: 0 or 1.
     #[inline(always)]
-    pub const fn side(&self) -> u8 {
-        let mut i = 0;
-        while i < 16 {
-            if self.saddr[i] != self.daddr[i] {
-                return (self.saddr[i] > self.daddr[i]) as u8;
-            }
-            i += 1;
-        }
-        (self.sport > self.dport) as u8
+    pub fn side(&self) -> u8 {
+        endpoint_side(addr_words(&self.saddr), addr_words(&self.daddr), self.sport, self.dport)
     }
 
     /// The canonical key (lower endpoint first) and the side this key's source is on.
     #[inline(always)]
-    pub const fn canonical(&self) -> (Self, u8) {
+    pub fn canonical(&self) -> (Self, u8) {
         let side = self.side();
         if side == 0 { (*self, 0) } else { (self.reversed(), 1) }
     }
+}
+
+/// An address field as two native-endian 8-byte words (the kernel loads them as words).
+#[inline(always)]
+pub fn addr_words(a: &[u8; 16]) -> [u64; 2] {
+    let mut w = [0u8; 8];
+    let mut v = [0u64; 2];
+    let mut i = 0;
+    while i < 2 {
+        w.copy_from_slice(&a[i * 8..i * 8 + 8]);
+        v[i] = u64::from_ne_bytes(w);
+        i += 1;
+    }
+    v
+}
+
+/// The canonical order of two endpoints: lexicographic on the address bytes, then on the
+/// port. Returns 1 when the source endpoint sorts after the destination (the canonical key
+/// is then the reversed one), else 0. Shared by user space and the kernel programs, which
+/// pass address words they loaded directly.
+#[inline(always)]
+pub fn endpoint_side(sa: [u64; 2], da: [u64; 2], sport: u16, dport: u16) -> u8 {
+    // from_be of a native-endian word read from bytes orders like the bytes themselves.
+    let gt = if sa[0] != da[0] {
+        u64::from_be(sa[0]) > u64::from_be(da[0])
+    } else if sa[1] != da[1] {
+        u64::from_be(sa[1]) > u64::from_be(da[1])
+    } else {
+        sport > dport
+    };
+    gt as u8
 }
 
 /// Value of the `FLOWS` LRU hash.

@@ -6,14 +6,14 @@ use aya_ebpf::bindings::BPF_NOEXIST;
 use sensor_common::{
     counters::Counter,
     event::{EventHeader, EventKind, FlowEvent, PayloadSample, SAMPLE_MAX},
-    flow::{FlowKey, FlowState, direction, ends_flow, opens_flow, proto},
+    flow::{FlowKey, FlowState, direction, endpoint_side, ends_flow, opens_flow, proto},
 };
 
 use crate::{
     counters::bump,
     maps::{FLOWS, NET_EVENTS, Scratch},
     parse::Packet,
-    parse::{addr_words, set_key},
+    parse::{addr_words, copy_key},
     ptr::put,
 };
 
@@ -36,14 +36,8 @@ pub struct Hook {
 #[inline(always)]
 pub fn account<L: LoadBytes>(s: &mut Scratch, hook: Hook, now: u64, cfg_bytes: u32, cfg_packets: u32, loader: &L) {
     let k = &s.pkt.key;
-    let (sa, da) = (addr_words(&k.saddr), addr_words(&k.daddr));
-    let side = side_of(sa, da, k.sport, k.dport);
-    let (vlan, proto, family) = (k.vlan, k.proto, k.family);
-    if side == 0 {
-        set_key(&mut s.ckey, sa, da, (k.sport, k.dport), vlan, proto, family);
-    } else {
-        set_key(&mut s.ckey, da, sa, (k.dport, k.sport), vlan, proto, family);
-    }
+    let side = endpoint_side(addr_words(&k.saddr), addr_words(&k.daddr), k.sport, k.dport);
+    copy_key(&mut s.ckey, &s.pkt.key, side != 0);
     let pkt = &s.pkt;
     let state = match FLOWS.get_ptr_mut(&s.ckey) {
         Some(st) => st,
@@ -87,20 +81,6 @@ pub fn account<L: LoadBytes>(s: &mut Scratch, hook: Hook, now: u64, cfg_bytes: u
     }
 }
 
-/// Which side of the canonical order the packet's source is on (0 or 1): the same total
-/// order as `FlowKey::side` in sensor-common, computed on address words.
-#[inline(always)]
-fn side_of(sa: [u64; 2], da: [u64; 2], sport: u16, dport: u16) -> u8 {
-    let gt = if sa[0] != da[0] {
-        u64::from_be(sa[0]) > u64::from_be(da[0])
-    } else if sa[1] != da[1] {
-        u64::from_be(sa[1]) > u64::from_be(da[1])
-    } else {
-        sport > dport
-    };
-    gt as u8
-}
-
 /// A fresh flow entry, written field by field (no memset on the packet path).
 #[inline(always)]
 fn init_state(st: &mut FlowState, now: u64, side: u8) {
@@ -128,12 +108,7 @@ fn emit_flow(kind: EventKind, key: &FlowKey, reverse: bool, st: &FlowState, hook
     // by this program until submit; fields are written in place to keep the stack small.
     unsafe {
         (*p).header = EventHeader::new::<FlowEvent>(kind, st.last_ns);
-        let (sa, da) = (addr_words(&key.saddr), addr_words(&key.daddr));
-        if reverse {
-            set_key(&mut (*p).key, da, sa, (key.dport, key.sport), key.vlan, key.proto, key.family);
-        } else {
-            set_key(&mut (*p).key, sa, da, (key.sport, key.dport), key.vlan, key.proto, key.family);
-        }
+        copy_key(&mut (*p).key, key, reverse);
         put(&mut (*p).ifindex, hook.ifindex);
         put(&mut (*p).hook, hook.id);
         put(&mut (*p).tcp_flags, st.tcp_flags);
@@ -173,13 +148,7 @@ fn emit_sample<L: LoadBytes>(pkt: &Packet, hook: Hook, dir: u8, index: u8, now: 
     // the struct is larger than the BPF stack.
     unsafe {
         (*p).header = EventHeader::new::<PayloadSample>(EventKind::PayloadSample, now);
-        let (sa, da) = (addr_words(&pkt.key.saddr), addr_words(&pkt.key.daddr));
-        let k = &pkt.key;
-        if dir == 0 {
-            set_key(&mut (*p).key, sa, da, (k.sport, k.dport), k.vlan, k.proto, k.family);
-        } else {
-            set_key(&mut (*p).key, da, sa, (k.dport, k.sport), k.vlan, k.proto, k.family);
-        }
+        copy_key(&mut (*p).key, &pkt.key, dir != 0);
         put(&mut (*p).ifindex, hook.ifindex);
         put(&mut (*p).hook, hook.id);
         put(&mut (*p).direction, dir);

@@ -67,6 +67,17 @@ pub fn set_key(k: &mut FlowKey, saddr: [u64; 2], daddr: [u64; 2], ports: (u16, u
     }
 }
 
+/// Copies `src` into `dst`, swapping the endpoints when `reverse`, as word stores.
+#[inline(always)]
+pub fn copy_key(dst: &mut FlowKey, src: &FlowKey, reverse: bool) {
+    let (sa, da) = (addr_words(&src.saddr), addr_words(&src.daddr));
+    if reverse {
+        set_key(dst, da, sa, (src.dport, src.sport), src.vlan, src.proto, src.family);
+    } else {
+        set_key(dst, sa, da, (src.sport, src.dport), src.vlan, src.proto, src.family);
+    }
+}
+
 /// The two 8-byte words of an address field of an aligned [`FlowKey`].
 #[inline(always)]
 pub fn addr_words(a: &[u8; 16]) -> [u64; 2] {

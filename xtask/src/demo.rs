@@ -72,13 +72,12 @@ fn step(title: &str) {
     println!("\n\x1b[1m== {title}\x1b[0m");
 }
 
-fn show(events: &Arc<Mutex<Vec<String>>>, from: usize, filter: &str) -> usize {
+fn show(events: &Arc<Mutex<Vec<String>>>, filter: &str) {
     let ev = events.lock().map(|e| e.clone()).unwrap_or_default();
-    for line in ev.iter().skip(from).filter(|l| l.contains(filter)) {
+    for line in ev.iter().filter(|l| l.contains(filter)) {
         let v: serde_like::Fields = serde_like::parse(line);
         println!("  {v}");
     }
-    ev.len()
 }
 
 fn sensor(args: &[&str]) -> Result<String> {
@@ -195,7 +194,7 @@ pub fn run() -> Result<()> {
     std::thread::sleep(Duration::from_millis(500));
 
     step("4. What the sensor saw (flow starts and payload samples from the veth)");
-    let mark = show(&events, 0, ADDR_PEER);
+    show(&events, ADDR_PEER);
     let execs = events.lock().map(|e| e.iter().filter(|l| l.contains("\"exec\"")).count()).unwrap_or(0);
     println!("  ... and {execs} exec events machine-wide from the tracepoints (python3, bash, ping among them)");
 
@@ -214,7 +213,6 @@ pub fn run() -> Result<()> {
     step(&format!("6. sensor unblock {ADDR_PEER}"));
     print!("  {}", sensor(&["unblock", ADDR_PEER])?);
     println!("  ping: {}", ping("2"));
-    let _ = mark;
 
     step("7. Stop the sensor and clean up");
     cleanup.all();

@@ -198,7 +198,7 @@ impl Sensor {
     pub fn start(opts: &SensorOptions) -> Result<Self, LoadError> {
         preflight::check_root()?;
         preflight::check_object(&opts.object)?;
-        let ifindexes = preflight::check_interfaces(&opts.ifaces)?;
+        preflight::check_interfaces(&opts.ifaces)?;
         preflight::check_btf()?;
         validate(opts)?;
         preflight::ensure_bpffs(&opts.pin_dir)?;
@@ -229,7 +229,7 @@ impl Sensor {
         write_config(&mut ebpf, &config, &opts.watch_paths)?;
 
         let mut attached = Vec::new();
-        for (iface, _) in opts.ifaces.iter().zip(&ifindexes) {
+        for iface in &opts.ifaces {
             attached.push(attach_xdp(&mut ebpf, iface, opts.xdp_mode)?);
             if opts.egress {
                 attached.push(attach_tc(&mut ebpf, iface)?);
