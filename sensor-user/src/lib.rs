@@ -7,4 +7,5 @@
 pub mod block;
 pub mod event;
 pub mod kernel;
+pub mod packet;
 pub mod sys;

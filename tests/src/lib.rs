@@ -333,3 +333,4 @@ pub fn status(pin_dir: &Path) -> Value {
 
 /// Frame builders for BPF_PROG_TEST_RUN and the benchmarks.
 pub mod frames;
+pub mod replay;

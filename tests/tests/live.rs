@@ -274,3 +274,81 @@ fn blocks_survive_a_restart_and_programs_detach_when_the_sensor_exits() {
     let (ok, out, _) = sensor_cli(&["--pin-dir", &pin, "blocks", "--json"]);
     assert!(ok && out.contains("10.201.0.2/32"), "{out}");
 }
+
+/// An HTTP server in `ns` on ADDR_A:port answering every request with a fixed response.
+fn http_server(ns: &str, port: u16) -> std::sync::mpsc::Receiver<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    NetPair::spawn_in_ns(ns, move || {
+        let l = TcpListener::bind((ADDR_A, port)).expect("bind");
+        let _ = ready_tx.send(());
+        for mut c in l.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    ready_rx
+}
+
+#[test]
+fn live_mode_parses_http_from_kernel_payload_samples_into_eve() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let eve = std::env::temp_dir().join(tests::unique("live-eve"));
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Remove(eve.clone());
+    let eve_arg = eve.to_str().expect("utf8 path");
+    let mut sensor = SensorProcess::start(
+        Some(&net.ns_a),
+        &pins.path,
+        &["--iface", &net.if_a, "--no-tracepoints", "--eve", eve_arg],
+    );
+    http_server(&net.ns_a, 8081).recv().expect("server up");
+    let reply = NetPair::in_ns(&net.ns_b, || {
+        let mut c = TcpStream::connect((ADDR_A, 8081)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        c.write_all(b"GET /live/path?q=1 HTTP/1.1\r\nHost: Sensor.Test:8081\r\nUser-Agent: live-test\r\n\r\n")
+            .expect("send");
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = c.read(&mut buf) {
+            if n == 0 || out.len() > 60 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.ends_with(b"ok") {
+                break;
+            }
+        }
+        out
+    });
+    assert!(reply.ends_with(b"ok"), "{}", String::from_utf8_lossy(&reply));
+    // The kernel reports the flow's end on FIN; give the ring a moment, then stop.
+    sensor.wait_for(WAIT, |v| v["event_type"] == "flow_end" && v["dest_port"] == 8081).expect("kernel flow end");
+    assert!(sensor.stop(WAIT), "sensor stops cleanly: {}", sensor.stderr());
+    let text = std::fs::read_to_string(&eve).expect("eve written");
+    let records: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("valid eve line")).collect();
+    let http = records
+        .iter()
+        .find(|r| r["event_type"] == "http")
+        .unwrap_or_else(|| panic!("an http record in live eve: {text}\n{}", sensor.stderr()));
+    assert_eq!(http["http"]["url"], "/live/path?q=1");
+    assert_eq!(http["http"]["hostname"], "sensor.test");
+    assert_eq!(http["http"]["http_user_agent"], "live-test");
+    assert_eq!(http["http"]["status"], 200);
+    assert_eq!(http["src_ip"], ADDR_B);
+    let flow = records
+        .iter()
+        .find(|r| r["event_type"] == "flow" && r["dest_port"] == 8081)
+        .expect("a flow record for the connection");
+    assert_eq!(flow["app_proto"], "http");
+    assert!(flow["flow"]["pkts_toserver"].as_u64().unwrap_or(0) >= 3, "kernel counters cover the handshake: {flow}");
+}

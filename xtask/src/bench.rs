@@ -4,19 +4,37 @@
 use anyhow::{Result, bail};
 
 use crate::{
-    build, toolchain,
+    bench_replay, build, toolchain,
     util::{self, cargo, is_root, output, root},
 };
 
-/// Runs the benchmark driver (release build) and appends the criterion results.
+const REPLAY_HEADING: &str = "## Replay: sensor vs Suricata";
+
+/// Runs the benchmark driver (release build) and appends the criterion results and the
+/// replay comparison; `bench replay` runs only the latter and replaces its section.
 pub fn run(extra: &[String]) -> Result<()> {
+    let doc = root().join("docs/BENCHMARKS.md");
+    if extra.first().map(String::as_str) == Some("replay") {
+        let section = bench_replay::run()?;
+        let md = std::fs::read_to_string(&doc).unwrap_or_default();
+        let kept = match md.find(REPLAY_HEADING) {
+            Some(at) => {
+                let rest = &md[at + REPLAY_HEADING.len()..];
+                let end = rest.find("\n## ").map_or(md.len(), |e| at + REPLAY_HEADING.len() + e + 1);
+                format!("{}{}", &md[..at], &md[end..])
+            }
+            None => md,
+        };
+        std::fs::write(&doc, format!("{}\n{section}", kept.trim_end()))?;
+        eprintln!("{section}\nwrote {}", doc.display());
+        return Ok(());
+    }
     if !is_root() {
         bail!("the benchmarks load BPF programs and create network namespaces: run `sudo -E cargo xtask bench`");
     }
     util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     let object = build::ebpf(&tc)?;
-    let doc = root().join("docs/BENCHMARKS.md");
     util::run(
         cargo()
             .args(["run", "--release", "-p", "benches", "--bin", "bench-driver", "--"])
@@ -33,6 +51,8 @@ pub fn run(extra: &[String]) -> Result<()> {
     md.push_str("\n## User space: criterion (`cargo bench -p benches`)\n\n```\n");
     md.push_str(&lines.join("\n"));
     md.push_str("\n```\n");
+    md.push('\n');
+    md.push_str(&bench_replay::run()?);
     std::fs::write(&doc, md)?;
     eprintln!("wrote {}", doc.display());
     Ok(())

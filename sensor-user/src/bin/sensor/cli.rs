@@ -46,6 +46,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay pcap/pcapng captures (plain or gzip) through the packet pipeline and write
+    /// eve.json records (flow, http, dns, tls, ssh, anomaly, stats).
+    Replay(ReplayArgs),
     /// Kernel counters of the running sensor.
     Status {
         /// JSON output.
@@ -101,7 +104,40 @@ pub struct RunArgs {
     /// Process event ring size in bytes (power of two).
     #[arg(long)]
     pub proc_ring_bytes: Option<u32>,
+    /// Also run the packet pipeline (flows, TCP reassembly, HTTP/DNS/TLS/SSH parsing) on the
+    /// kernel's flow events and payload samples, writing eve.json records to this file.
+    #[arg(long)]
+    pub eve: Option<std::path::PathBuf>,
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long)]
     pub duration: Option<f64>,
+}
+
+/// `sensor replay`.
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Capture files or directories (read recursively, in name order).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where eve.json records go: a file path, or `-` for stdout.
+    #[arg(long, default_value = "-")]
+    pub eve: String,
+    /// Record types to write (comma-separated: flow,http,dns,tls,ssh,anomaly,stats).
+    #[arg(long, value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Bytes of each TCP direction reassembled and parsed.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub stream_depth: u64,
+    /// Most flows tracked at once (beyond it the flow nearest its timeout is evicted).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_flows: usize,
+    /// Bytes of each HTTP body kept after de-chunking and decompression.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub http_body_limit: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// No summary table on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }

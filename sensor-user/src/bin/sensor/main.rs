@@ -1,6 +1,7 @@
 //! The `sensor` binary: a thin main over `sensor_user`.
 
 mod cli;
+mod replay;
 
 use std::{
     io::{BufWriter, Stdout, Write},
@@ -19,6 +20,11 @@ use sensor_user::{
     block::{BlockMaps, Cidr, notes, parse_ttl},
     event::{Event, write_json_line},
     kernel::{self, RingReader, Sensor, SensorOptions, XdpModeChoice, ring::EventSink},
+    packet::{
+        eve::{EveTypes, EveWriter, RecordType},
+        live::LiveFeed,
+        pipeline::{Pipeline, PipelineConfig},
+    },
     sys,
 };
 
@@ -40,6 +46,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     let notes_path = cli.state_dir.join("block-notes.json");
     match cli.command {
         Command::Run(args) => run(&cli.pin_dir, args),
+        Command::Replay(args) => replay::run(args),
         Command::Block { cidr, ttl, reason } => {
             let cidr: Cidr = cidr.parse()?;
             let ttl_d = parse_ttl(&ttl)?;
@@ -128,10 +135,14 @@ struct PrintSink {
     print: bool,
     out: BufWriter<Stdout>,
     failed: bool,
+    live: Option<LiveFeed>,
 }
 
 impl EventSink for PrintSink {
     fn on_event(&mut self, ev: &Event) {
+        if let Some(live) = self.live.as_mut() {
+            live.on_event(ev);
+        }
         if self.print && !self.failed && write_json_line(&mut self.out, ev).is_err() {
             self.failed = true;
         }
@@ -176,8 +187,20 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     }
     let (net, proc_ring) = sensor.take_rings()?;
     let mut blocks = sensor.take_block_maps()?;
-    let sink = || PrintSink { print: a.print_events, out: BufWriter::new(std::io::stdout()), failed: false };
-    let net_reader = RingReader::spawn("ring-net", net, Arc::clone(&stop), sink())?;
+    let live = match &a.eve {
+        Some(path) => {
+            let file =
+                std::fs::File::create(path).with_context(|| format!("cannot create eve output {}", path.display()))?;
+            let eve = EveWriter::new(Some(Box::new(file)), EveTypes::default());
+            Some(LiveFeed::new(Pipeline::new(PipelineConfig::default(), eve)))
+        }
+        None => None,
+    };
+    let sink =
+        || PrintSink { print: a.print_events, out: BufWriter::new(std::io::stdout()), failed: false, live: None };
+    let mut net_sink = sink();
+    net_sink.live = live;
+    let net_reader = RingReader::spawn("ring-net", net, Arc::clone(&stop), net_sink)?;
     let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), sink())?;
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
@@ -199,7 +222,20 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     }
     stop.store(true, Relaxed);
     let (ns, ps) = (Arc::clone(&net_reader.stats), Arc::clone(&proc_reader.stats));
-    let _ = net_reader.join();
+    if let Some(mut live) = net_reader.join().and_then(|s| s.live) {
+        live.finish().context("writing eve output")?;
+        let p = live.pipeline();
+        eprintln!(
+            "packet pipeline: {} samples, {} flows, records: flow {}, http {}, dns {}, tls {}, ssh {}",
+            live.samples(),
+            p.flows().stats.created,
+            p.eve().count(RecordType::Flow),
+            p.eve().count(RecordType::Http),
+            p.eve().count(RecordType::Dns),
+            p.eve().count(RecordType::Tls),
+            p.eve().count(RecordType::Ssh)
+        );
+    }
     let _ = proc_reader.join();
     let counters = sensor.counters()?;
     eprintln!(

@@ -1,0 +1,101 @@
+//! `sensor replay`: builds the pipeline from the arguments, replays the inputs, prints the
+//! summary table and fails when any input was damaged.
+
+use std::{fs::File, io::Write, path::PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sensor_user::packet::{
+    app::AppConfig,
+    decode::DecodeError,
+    eve::{EveTypes, EveWriter, RecordType},
+    flow::FlowConfig,
+    pipeline::{Pipeline, PipelineConfig},
+    replay::{ReplayReport, expand_inputs, replay_files},
+};
+
+use crate::cli::ReplayArgs;
+
+/// Runs the command.
+pub fn run(args: ReplayArgs) -> Result<()> {
+    let files = expand_inputs(&args.inputs)?;
+    let types = parse_types(&args.types)?;
+    let out: Box<dyn Write + Send> = if args.eve == "-" {
+        Box::new(std::io::stdout())
+    } else {
+        let path = PathBuf::from(&args.eve);
+        Box::new(File::create(&path).with_context(|| format!("cannot create eve output {}", path.display()))?)
+    };
+    let mut cfg = PipelineConfig {
+        flow: FlowConfig { max_flows: args.max_flows.max(1), ..FlowConfig::default() },
+        app: AppConfig { stream_depth: args.stream_depth, ..AppConfig::default() },
+        ..PipelineConfig::default()
+    };
+    cfg.app.http.body_limit = args.http_body_limit;
+    let mut pipeline = Pipeline::new(cfg, EveWriter::new(Some(out), types));
+    let report = replay_files(&mut pipeline, &files, !args.no_progress);
+    pipeline.finish().with_context(|| format!("writing eve output {}", args.eve))?;
+    if !args.quiet {
+        eprint!("{}", summary(&pipeline, &report));
+    }
+    let failed: Vec<_> = report.failed().collect();
+    if let Some(first) = failed.first() {
+        if let Some(e) = &first.error {
+            bail!(
+                "{} of {} input files could not be read to the end; first: {e} (packets before the damage were processed)",
+                failed.len(),
+                report.files.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parse_types(names: &[String]) -> Result<EveTypes> {
+    if names.is_empty() {
+        return Ok(EveTypes::default());
+    }
+    let mut types = Vec::new();
+    for n in names {
+        match RecordType::ALL.iter().find(|t| t.name() == n.trim()) {
+            Some(t) => types.push(*t),
+            None => bail!("unknown record type {n:?} (known: flow, http, dns, tls, ssh, anomaly, stats)"),
+        }
+    }
+    Ok(EveTypes::only(&types))
+}
+
+/// The end-of-run table.
+fn summary(p: &Pipeline, r: &ReplayReport) -> String {
+    let st = p.stats();
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    let mut s = String::new();
+    let mut row = |k: &str, v: String| s.push_str(&format!("  {k:<15} {v}\n"));
+    row("files", format!("{} ({} with errors)", r.files.len(), r.failed().count()));
+    row("packets", format!("{} ({} non-IP)", st.packets, st.non_ip));
+    row("bytes", st.bytes.to_string());
+    row(
+        "time",
+        format!(
+            "{:.3} s, {:.0} packets/s, {:.3} Gbit/s",
+            secs,
+            st.packets as f64 / secs,
+            st.bytes as f64 * 8.0 / secs / 1e9
+        ),
+    );
+    let fl = p.flows().stats;
+    row("flows", format!("{} (timed out {}, evicted {}, peak {})", fl.created, fl.timed_out, fl.evicted, fl.peak));
+    let records: Vec<String> = RecordType::ALL.iter().map(|t| format!("{} {}", t.name(), p.eve().count(*t))).collect();
+    row("records", records.join(", "));
+    let errors: Vec<String> = DecodeError::ALL
+        .iter()
+        .filter(|e| **e != DecodeError::NonIp && st.errors[e.index()] > 0)
+        .map(|e| format!("{} {}", e.name(), st.errors[e.index()]))
+        .collect();
+    row("decode errors", if errors.is_empty() { "none".into() } else { errors.join(", ") });
+    for f in r.failed() {
+        if let Some(e) = &f.error {
+            row("capture error", format!("{e} (after {} packets)", f.packets));
+        }
+    }
+    format!("replay summary\n{s}")
+}
