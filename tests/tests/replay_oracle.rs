@@ -11,8 +11,11 @@
 //!   sensor reports on tshark's ports must be reported by tshark (precision).
 //! - HTTP and TLS are compared over TCP: tshark also decodes SSDP (HTTP over UDP multicast)
 //!   and QUIC's TLS handshake, which the sensor does not parse.
-//! - Names with bytes outside printable ASCII are compared after tshark's escaping is
-//!   undone only for the common `\\` forms; others are skipped.
+//! - Names with bytes outside printable ASCII (or with a backslash, which tshark escapes) are
+//!   not compared.
+//! - tshark ends a request URI at the first space, the sensor at the last one before the
+//!   protocol; a sensor URI matches tshark's when its first space-separated token does.
+//! - `KNOWN` lists reviewed disagreements with the reason for each.
 
 use std::{
     collections::BTreeSet,
@@ -52,7 +55,7 @@ struct Names {
 }
 
 fn printable(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\')
+    !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
 }
 
 fn port_in(r: &Value, ports: &[u64]) -> bool {
@@ -125,6 +128,20 @@ fn theirs(file: &Path) -> Names {
     n
 }
 
+/// Known, reviewed disagreements: (capture path suffix, value tshark reports, why).
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "http-multiple-cl/input.pcap",
+    "/bad.php",
+    "the request sits inside the 98-byte body declared by the request before it; tshark re-dissects \
+     the bytes when that body is cut by the end of the capture, the sensor keeps the body",
+)];
+
+/// tshark ends a request URI at the first space; the sensor (like libhtp) at the last one
+/// before the protocol, so `/a;cat /etc/passwd` is one URI. Compare first tokens.
+fn first_tokens(set: &BTreeSet<String>) -> BTreeSet<String> {
+    set.iter().map(|v| v.split(' ').next().unwrap_or("").to_string()).collect()
+}
+
 fn compare(
     file: &Path,
     what: &str,
@@ -133,7 +150,10 @@ fn compare(
     on_ports: &BTreeSet<String>,
     out: &mut Vec<String>,
 ) {
-    let missing: Vec<_> = oracle.difference(all).collect();
+    let known = |v: &String| KNOWN.iter().any(|(f, k, _)| file.to_string_lossy().ends_with(f) && k == v);
+    let all = first_tokens(all);
+    let missing: Vec<_> = oracle.difference(&all).filter(|v| !known(v)).collect();
+    let on_ports = first_tokens(on_ports);
     let extra: Vec<_> = on_ports.difference(oracle).collect();
     if !missing.is_empty() || !extra.is_empty() {
         out.push(format!("{}: {what}: missing {missing:?}, not in tshark {extra:?}", file.display()));

@@ -291,11 +291,16 @@ impl Engine {
         let slot = match self.flows.find(&canonical) {
             Some(s) => s,
             None => {
-                // A TCP flow first seen on a SYN-ACK: the receiver is the client.
+                // A TCP flow first seen on a SYN-ACK: the receiver is the client. A flow picked
+                // up without a SYN from a well-known port to an ephemeral one: likewise.
                 let synack = p
                     .tcp
                     .is_some_and(|t| t.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK);
-                let (key, client_side) = if synack { (p.key.reversed(), side ^ 1) } else { (p.key, side) };
+                let no_syn = p.tcp.is_none_or(|t| t.flags & tcp_flags::SYN == 0);
+                let ported = matches!(p.key.proto, proto::TCP | proto::UDP);
+                let from_service = ported && no_syn && p.key.sport < 1024 && p.key.dport >= 1024;
+                let (key, client_side) =
+                    if synack || from_service { (p.key.reversed(), side ^ 1) } else { (p.key, side) };
                 let (eve, app, stats) = (&mut self.eve, &self.app, &mut self.stats);
                 self.flows.insert(canonical, key, client_side, p.ts_ns, &mut |f, r| finish_flow(eve, app, stats, f, r))
             }

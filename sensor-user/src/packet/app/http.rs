@@ -2,8 +2,9 @@
 //! TCP connection into request/response transactions ([`HttpTx`]).
 //!
 //! Message rules (tolerant, modelled on libhtp as used by Suricata):
-//! - Lines end at LF (CRLF, bare LF and CR..LF alike). Empty lines before a
-//!   request or response line are skipped.
+//! - Lines end at LF (CRLF and bare LF alike); to-client lines also at a
+//!   bare CR (see `http_headers`). Blank lines before a request or response
+//!   line are skipped.
 //! - Request line: tokens split on runs of SP/HT. `METHOD URI HTTP/x.y`; when
 //!   the last of three or more tokens starts with `HTTP/` (any case) it is the
 //!   protocol and everything between the method and it is the URI (spaces
@@ -12,20 +13,24 @@
 //!   token, a method with non-token bytes, or a protocol not starting with
 //!   `HTTP/` add [`HttpAnomaly::InvalidRequestLine`] (a single token is then
 //!   handled like HTTP/0.9).
-//! - Response line: must start (after SP/HT) with `HTTP/` (any case):
+//! - Response line: must start (after SP/HT/NUL) with `HTTP/` (any case):
 //!   `PROTOCOL SP STATUS SP MESSAGE`; a status that is not three digits in
-//!   100..=999 leaves `status` at `None` and adds `InvalidResponseLine`. Any
-//!   other first line makes the whole rest of the stream the response body
-//!   (plus `InvalidResponseLine` unless the request was HTTP/0.9).
+//!   100..=999 leaves `status` at `None` and adds `InvalidResponseLine`.
+//!   After an HTTP/0.9 request a first line that is not a status line starts
+//!   a body running until close. Otherwise such lines are junk
+//!   (`InvalidResponseLine`): they are skipped if a status line follows
+//!   within [`JUNK_MAX`] bytes, else junk and the rest become a body running
+//!   until close.
 //! - Headers: see `http_headers` (obs-fold, colon-less lines, names kept as
 //!   sent, duplicates kept). A header block (start line included) longer than
 //!   `max_header_bytes` adds `HeaderTooLong`; later lines are dropped up to
 //!   the empty line, and framing uses the headers kept so far.
 //! - Request body: `Transfer-Encoding` mentioning `chunked`, else a
 //!   Content-Length > 0, else none. Response body: none after HEAD or for
-//!   1xx/204/304; 100..=199 except 101 are interim (dropped, the next
-//!   response answers the same request); 101, and 2xx to CONNECT, end HTTP on
-//!   the connection (tunnel: later bytes are ignored). Otherwise chunked, else
+//!   204/304. 1xx responses are interim (dropped, the next response answers
+//!   the same request), except 101 to a request carrying `Upgrade`: that,
+//!   and 2xx to CONNECT, end HTTP on the connection (tunnel: later bytes in
+//!   both directions are ignored). Otherwise chunked, else
 //!   Content-Length (first one wins), else until close. An invalid chunk size
 //!   turns the rest of a response into an identity body (libhtp); in a request
 //!   it stops parsing of the to-server side. Both add `InvalidChunk`.
@@ -43,10 +48,16 @@
 //!   for their response; past that the oldest is emitted without it.
 //! - Gaps: inside a Content-Length or until-close body, or inside chunk data,
 //!   the body just skips the missing bytes. Anywhere else the message in
-//!   progress is closed as it is and the side resynchronises at the next line
-//!   that starts a request (known method + SP) or response (`HTTP/1.`); after
-//!   [`RESYNC_BUDGET`] bytes without one it stops parsing that direction.
-//!   `Gap` goes on the transaction in progress (else the next one).
+//!   progress is closed as it is (with `Gap`) and the side resynchronises at
+//!   the next request start (known method + SP, right after the gap or after
+//!   a LF) or response start (`HTTP/1.` anywhere), independent of chunking;
+//!   after [`RESYNC_BUDGET`] bytes without one it stops parsing that
+//!   direction. A gap while waiting for a protocol switch stops it too.
+//!   A gap that starts between messages or runs past the end of a
+//!   Content-Length body has taken the start of the next message: on the
+//!   to-server side a placeholder transaction (empty request, `Gap`) keeps
+//!   the pairing, on the to-client side the next waiting request gets `Gap`
+//!   and no response.
 //! - `anomalies` holds each kind at most once per transaction.
 //! - `host`: the authority of an absolute-form URI if any (RFC 7230 5.4,
 //!   libhtp), else the CONNECT target, else the `Host` header; normalised by
@@ -55,12 +66,17 @@
 
 use std::collections::VecDeque;
 
-use super::http_body::{BodyReader, Fed, Framing};
+use super::http_body::{BodyReader, Fed, Framing, Skip};
 use super::http_decompress::{BodySink, layers_for};
 use super::http_headers::{
-    Eol, content_length, header, headers_named, is_chunked, is_lws, is_token_byte, push_header_line, take_line,
-    take_response_line, trim_eol, trim_lws,
+    Eol, content_length, header, headers_named, is_chunked, is_lws, push_header_line, take_line, take_response_line,
+    trim_eol, trim_lws,
 };
+use super::http_start::{
+    MAX_START, RESPONSE_START, Start, classify_start, is_status_line, parse_request_line, parse_status_line,
+    status_line_start,
+};
+pub use super::http_start::{looks_like_http_request, looks_like_http_response};
 use super::uri::{normalize_host, normalize_uri, split_absolute};
 use crate::packet::Direction;
 
@@ -70,53 +86,6 @@ pub const MAX_PENDING_TXS: usize = 256;
 pub const RESYNC_BUDGET: u64 = 1 << 20;
 /// Junk bytes before a status line held while looking for it.
 pub const JUNK_MAX: usize = 1024;
-
-/// Methods recognised by [`looks_like_http_request`] and by resync.
-const METHODS: &[&[u8]] = &[
-    b"GET",
-    b"POST",
-    b"HEAD",
-    b"PUT",
-    b"DELETE",
-    b"OPTIONS",
-    b"CONNECT",
-    b"TRACE",
-    b"PATCH",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"MKCOL",
-    b"COPY",
-    b"MOVE",
-    b"LOCK",
-    b"UNLOCK",
-    b"SEARCH",
-    b"REPORT",
-    b"CHECKOUT",
-    b"MERGE",
-    b"MKACTIVITY",
-    b"NOTIFY",
-    b"SUBSCRIBE",
-    b"UNSUBSCRIBE",
-    b"M-SEARCH",
-    b"PURGE",
-    b"BCOPY",
-    b"BDELETE",
-    b"BMOVE",
-    b"BPROPFIND",
-    b"BPROPPATCH",
-    b"POLL",
-    b"ACL",
-    b"VERSION-CONTROL",
-    b"CHECKIN",
-    b"UNCHECKOUT",
-    b"MKWORKSPACE",
-    b"UPDATE",
-    b"LABEL",
-    b"BASELINE-CONTROL",
-    b"MKCALENDAR",
-    b"ORDERPATCH",
-    b"DEBUG",
-];
 
 /// Parser limits.
 #[derive(Debug, Clone, Copy)]
@@ -213,17 +182,6 @@ fn add_anomaly(tx: &mut HttpTx, a: HttpAnomaly) {
     }
 }
 
-/// Does this first to-server chunk start with a request line (a known
-/// method followed by SP)?
-pub fn looks_like_http_request(data: &[u8]) -> bool {
-    METHODS.iter().any(|m| data.len() > m.len() && data.starts_with(m) && data[m.len()] == b' ')
-}
-
-/// Does this first to-client chunk start with `HTTP/1.`?
-pub fn looks_like_http_response(data: &[u8]) -> bool {
-    data.starts_with(b"HTTP/1.")
-}
-
 #[derive(Debug)]
 enum Phase {
     StartLine,
@@ -234,7 +192,7 @@ enum Phase {
     AwaitSwitch,
     Resync {
         scanned: u64,
-        at_line_start: bool,
+        line_start: bool,
     },
     Tunnel,
     Dead,
@@ -243,12 +201,17 @@ enum Phase {
 #[derive(Debug)]
 struct Side {
     phase: Phase,
+    /// Line being collected (start line, header, junk).
     line: Vec<u8>,
     line_overflow: bool,
+    /// Bytes of the current header block so far.
     head_bytes: usize,
+    /// `head_bytes` when the current line started.
+    line_start_bytes: usize,
     head_too_long: bool,
+    /// Client bytes held during AwaitSwitch; junk lines (Junk); a cut
+    /// message start (Resync).
     held: Vec<u8>,
-    gap_pending: bool,
     /// To-client end-of-line bytes still undecided.
     eol: Eol,
     /// Drop one LF at the next byte (after a `SP LF` header terminator).
@@ -266,9 +229,9 @@ impl Side {
             line: Vec::new(),
             line_overflow: false,
             head_bytes: 0,
+            line_start_bytes: 0,
             head_too_long: false,
             held: Vec::new(),
-            gap_pending: false,
             eol: Eol::None,
             skip_lf: false,
             last_crlf: false,
@@ -282,6 +245,7 @@ impl Side {
         self.deformed = 0;
         self.line_overflow = false;
         self.head_bytes = 0;
+        self.line_start_bytes = 0;
         self.head_too_long = false;
     }
 }
@@ -310,6 +274,8 @@ pub struct HttpState {
     resp: Side,
     /// Stand-in for a response whose transaction was already emitted.
     scratch: Slot,
+    /// A gap took the start of the next response.
+    resp_lost: bool,
     closed: bool,
 }
 
@@ -325,6 +291,7 @@ impl HttpState {
             req: Side::new(),
             resp: Side::new(),
             scratch: Slot::default(),
+            resp_lost: false,
             closed: false,
         }
     }
@@ -351,12 +318,12 @@ impl HttpState {
             return;
         }
         let to_server = dir == Direction::ToServer;
-        let side = if to_server { &mut self.req } else { &mut self.resp };
+        let side = self.side(to_server);
         let phase = std::mem::replace(&mut side.phase, Phase::Dead);
-        let resync = Phase::Resync { scanned: 0, at_line_start: true };
-        match phase {
+        // What the gap did to the message in progress.
+        let (finish, lost_next, resync) = match phase {
             Phase::Body(mut reader) => {
-                let in_sync = reader.skip(len);
+                let skip = reader.skip(len);
                 let complete = reader.is_complete();
                 let wire = reader.wire_len;
                 let slot = if to_server { self.req_slot() } else { self.resp_slot() };
@@ -366,61 +333,69 @@ impl HttpState {
                 } else {
                     slot.tx.response_body_len = wire;
                 }
-                if in_sync && !complete {
-                    self.side(to_server).phase = Phase::Body(reader);
-                } else if to_server {
-                    self.finish_request();
-                    if !in_sync {
-                        self.req.phase = resync;
+                match skip {
+                    Skip::InBody if !complete => {
+                        self.side(to_server).phase = Phase::Body(reader);
+                        return;
                     }
-                } else {
-                    self.finish_response();
-                    if !in_sync {
-                        self.resp.phase = resync;
-                    }
+                    Skip::InBody => (true, false, false),
+                    Skip::PastEnd => (true, true, true),
+                    Skip::Lost => (true, false, true),
                 }
             }
             Phase::Headers | Phase::Junk => {
-                if to_server {
-                    add_anomaly(&mut self.req_slot().tx, HttpAnomaly::Gap);
-                    self.finish_request();
-                    self.req.phase = resync;
-                } else {
-                    add_anomaly(&mut self.resp_slot().tx, HttpAnomaly::Gap);
-                    self.resp.held = Vec::new();
-                    self.finish_response();
-                    self.resp.phase = resync;
-                }
+                let slot = if to_server { self.req_slot() } else { self.resp_slot() };
+                add_anomaly(&mut slot.tx, HttpAnomaly::Gap);
+                (true, false, true)
             }
-            Phase::StartLine | Phase::Resync { .. } => {
-                let side = self.side(to_server);
-                side.reset_head();
-                side.eol = Eol::None;
-                side.gap_pending = true;
-                side.phase = match phase {
-                    Phase::Resync { scanned, .. } => Phase::Resync { scanned, at_line_start: true },
-                    _ => resync,
-                };
-            }
+            // The gap takes (at least) the start of the next message.
+            Phase::StartLine => (false, true, true),
+            Phase::Resync { .. } => (false, false, true),
             Phase::AwaitSwitch => {
                 if let Some(slot) = self.slots.back_mut() {
                     add_anomaly(&mut slot.tx, HttpAnomaly::Gap);
                 }
                 self.req.held = Vec::new();
-                self.req.phase = Phase::Dead;
+                return;
             }
-            Phase::Tunnel | Phase::Dead => self.side(to_server).phase = phase,
+            Phase::Tunnel | Phase::Dead => {
+                self.side(to_server).phase = phase;
+                return;
+            }
+        };
+        if finish {
+            if to_server {
+                self.finish_request();
+            } else {
+                self.resp.held = Vec::new();
+                self.finish_response();
+            }
         }
-        let side = self.side(to_server);
-        if matches!(side.phase, Phase::Resync { .. }) {
+        if lost_next {
+            if to_server {
+                // Keep request/response pairing: a request was lost.
+                let mut slot = Slot { req_done: true, ..Slot::default() };
+                add_anomaly(&mut slot.tx, HttpAnomaly::Gap);
+                self.slots.push_back(slot);
+                self.req_idx = self.base + self.slots.len() as u64 - 1;
+            } else {
+                self.resp_lost = true;
+            }
+        }
+        if resync {
+            let side = self.side(to_server);
+            side.reset_head();
             side.eol = Eol::None;
             side.skip_lf = false;
+            side.held = Vec::new();
+            side.phase = Phase::Resync { scanned: 0, line_start: true };
         }
     }
 
     /// Flow ended: push every transaction that has at least a request line
     /// (response possibly missing or partial), in order. Response-only
-    /// transactions are pushed too.
+    /// transactions and gap placeholders are pushed too. A start or header
+    /// line cut by the end of the flow is parsed as it is.
     pub fn close(&mut self, out: &mut Vec<HttpTx>) {
         if self.closed {
             return;
@@ -441,10 +416,27 @@ impl HttpState {
         if matches!(self.resp.phase, Phase::Junk) {
             self.junk_to_body();
         }
-        if let Phase::Body(reader) = &self.resp.phase {
-            if reader.framing() == Framing::UntilClose {
-                self.finish_response();
+        if matches!(self.resp.phase, Phase::Headers) {
+            fill_response_fields(&mut self.resp_slot().tx);
+        }
+        if let Phase::Body(reader) = &self.resp.phase
+            && reader.framing() == Framing::UntilClose
+        {
+            self.finish_response();
+        }
+        // Same for a request line or header line cut by the end.
+        if !self.req.line.is_empty() && matches!(self.req.phase, Phase::StartLine | Phase::Headers) {
+            let mut line = std::mem::take(&mut self.req.line);
+            if matches!(self.req.phase, Phase::Headers) {
+                self.request_header_line(&line);
+            } else {
+                self.request_line(&line);
             }
+            line.clear();
+            self.req.line = line;
+        }
+        if matches!(self.req.phase, Phase::Headers) {
+            fill_request_fields(&mut self.req_slot().tx);
         }
         self.closed = true;
         self.req.phase = Phase::Dead;
@@ -514,8 +506,8 @@ impl HttpState {
                     }
                     return;
                 }
-                Phase::Resync { scanned, at_line_start } => {
-                    pos += self.resync(true, rest, scanned, at_line_start);
+                Phase::Resync { scanned, line_start } => {
+                    pos += self.resync(true, rest, scanned, line_start);
                 }
                 Phase::StartLine | Phase::Headers => {
                     let headers = matches!(phase, Phase::Headers);
@@ -563,13 +555,17 @@ impl HttpState {
     fn take_side_line(&mut self, to_server: bool, rest: &[u8]) -> Option<usize> {
         let max = self.cfg.max_header_bytes;
         let side = self.side(to_server);
-        let room = max.saturating_sub(side.head_bytes).max(2);
+        // Room for this line: the block budget left by the previous lines.
+        let room = max.saturating_sub(side.line_start_bytes).max(2);
         let t = if to_server {
             take_line(&mut side.line, rest, room, &mut side.line_overflow)
         } else {
             take_response_line(&mut side.line, rest, room, &mut side.line_overflow, &mut side.eol)
         };
         side.head_bytes = side.head_bytes.saturating_add(t.consumed);
+        if t.complete {
+            side.line_start_bytes = side.head_bytes;
+        }
         t.complete.then_some(t.consumed)
     }
 
@@ -599,36 +595,13 @@ impl HttpState {
         if too_long {
             add_anomaly(tx, HttpAnomaly::HeaderTooLong);
         }
-        if std::mem::take(&mut self.req.gap_pending) {
-            add_anomaly(tx, HttpAnomaly::Gap);
-        }
-        let tokens: Vec<(usize, usize)> = token_spans(line);
-        let (m0, m1) = tokens.first().copied().unwrap_or((0, 0));
-        tx.method = line[m0..m1].to_vec();
-        if !tx.method.iter().all(|b| is_token_byte(*b)) {
+        let parsed = parse_request_line(line);
+        tx.method = parsed.method.to_vec();
+        tx.uri_raw = parsed.uri.to_vec();
+        tx.protocol = parsed.protocol.to_vec();
+        slot.http09 = parsed.http09;
+        if parsed.invalid {
             add_anomaly(tx, HttpAnomaly::InvalidRequestLine);
-        }
-        match tokens.len() {
-            0 | 1 => {
-                add_anomaly(tx, HttpAnomaly::InvalidRequestLine);
-                slot.http09 = true;
-            }
-            2 => {
-                tx.uri_raw = line[tokens[1].0..tokens[1].1].to_vec();
-                slot.http09 = true;
-            }
-            n => {
-                let (p0, p1) = tokens[n - 1];
-                let proto = &line[p0..p1];
-                if proto.len() >= 5 && proto[..5].eq_ignore_ascii_case(b"HTTP/") {
-                    tx.uri_raw = line[tokens[1].0..tokens[n - 2].1].to_vec();
-                    tx.protocol = proto.to_vec();
-                } else {
-                    add_anomaly(tx, HttpAnomaly::InvalidRequestLine);
-                    tx.uri_raw = line[tokens[1].0..tokens[1].1].to_vec();
-                    tx.protocol = trim_lws(&line[tokens[1].1..]).to_vec();
-                }
-            }
         }
         tx.uri = normalize_uri(&tx.uri_raw);
         slot.expects_switch = tx.method.eq_ignore_ascii_case(b"CONNECT");
@@ -665,20 +638,7 @@ impl HttpState {
         self.req.reset_head();
         let slot = self.req_slot();
         let tx = &mut slot.tx;
-        let h = &tx.request_headers;
-        tx.host_raw = header(h, "host").map(<[u8]>::to_vec);
-        tx.user_agent = header(h, "user-agent").map(<[u8]>::to_vec);
-        tx.cookie = header(h, "cookie").map(<[u8]>::to_vec);
-        tx.referer = header(h, "referer").map(<[u8]>::to_vec);
-        tx.request_content_type = header(h, "content-type").map(<[u8]>::to_vec);
-        let host = if let Some((authority, _)) = split_absolute(&tx.uri_raw) {
-            Some(normalize_host(authority))
-        } else if tx.method.eq_ignore_ascii_case(b"CONNECT") && tx.host_raw.is_none() {
-            Some(normalize_host(&tx.uri_raw))
-        } else {
-            tx.host_raw.as_deref().map(normalize_host)
-        };
-        tx.host = host.filter(|h| !h.is_empty());
+        fill_request_fields(tx);
         if header(&tx.request_headers, "upgrade").is_some() {
             slot.expects_switch = true;
         }
@@ -721,8 +681,8 @@ impl HttpState {
                     self.resp.phase = phase;
                     return;
                 }
-                Phase::Resync { scanned, at_line_start } => {
-                    pos += self.resync(false, rest, scanned, at_line_start);
+                Phase::Resync { scanned, line_start } => {
+                    pos += self.resync(false, rest, scanned, line_start);
                 }
                 Phase::StartLine | Phase::Headers | Phase::Junk => {
                     let kind = match phase {
@@ -779,12 +739,22 @@ impl HttpState {
 
     fn response_line(&mut self, raw: &[u8]) {
         let line = trim_response_eol(raw);
-        let start = line.iter().position(|b| !is_lws(*b) && *b != 0).unwrap_or(line.len());
+        let start = status_line_start(line);
         if start == line.len() {
             self.resp.reset_head();
             return;
         }
         let too_long = self.head_overflow(false);
+        if std::mem::take(&mut self.resp_lost) {
+            // The response of the next waiting request was lost in a gap.
+            let idx = self.resp_idx;
+            if idx >= self.base && idx < self.base + self.slots.len() as u64 {
+                let slot = self.slot_at(idx);
+                add_anomaly(&mut slot.tx, HttpAnomaly::Gap);
+                slot.resp_done = true;
+                self.resp_idx += 1;
+            }
+        }
         if self.resp_idx >= self.base + self.slots.len() as u64 {
             let mut slot = Slot { req_done: true, ..Slot::default() };
             add_anomaly(&mut slot.tx, HttpAnomaly::ResponseWithoutRequest);
@@ -793,11 +763,7 @@ impl HttpState {
         } else if self.resp_idx < self.base {
             self.scratch = Slot::default();
         }
-        let gap = std::mem::take(&mut self.resp.gap_pending);
         let slot = self.resp_slot();
-        if gap {
-            add_anomaly(&mut slot.tx, HttpAnomaly::Gap);
-        }
         if too_long {
             add_anomaly(&mut slot.tx, HttpAnomaly::HeaderTooLong);
         }
@@ -821,22 +787,10 @@ impl HttpState {
         }
         let tx = &mut slot.tx;
         tx.response_line = line.to_vec();
-        let line = &line[start..];
-        let tokens = token_spans(line);
-        let (p0, p1) = tokens.first().copied().unwrap_or((0, 0));
-        tx.response_protocol = line[p0..p1].to_vec();
-        tx.status = None;
-        tx.status_msg.clear();
-        if let Some(&(s0, s1)) = tokens.get(1) {
-            let code = &line[s0..s1];
-            if code.len() == 3 && code.iter().all(u8::is_ascii_digit) {
-                let v = code.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-                if v >= 100 {
-                    tx.status = Some(v);
-                }
-            }
-            tx.status_msg = trim_lws(&line[s1..]).to_vec();
-        }
+        let parsed = parse_status_line(&line[start..]);
+        tx.response_protocol = parsed.protocol.to_vec();
+        tx.status = parsed.status;
+        tx.status_msg = parsed.message.to_vec();
         if tx.status.is_none() {
             add_anomaly(tx, HttpAnomaly::InvalidResponseLine);
         }
@@ -928,9 +882,7 @@ impl HttpState {
             self.resp.phase = Phase::StartLine;
             return;
         }
-        let h = &tx.response_headers;
-        tx.response_content_type = header(h, "content-type").map(<[u8]>::to_vec);
-        tx.location = header(h, "location").map(<[u8]>::to_vec);
+        fill_response_fields(tx);
         let connect = tx.method.eq_ignore_ascii_case(b"CONNECT");
         let tunnel = switch || (connect && (200..300).contains(&status));
         let no_body = tunnel || tx.method.eq_ignore_ascii_case(b"HEAD") || status == 204 || status == 304;
@@ -980,45 +932,104 @@ impl HttpState {
     // ----- gaps -----
 
     /// Scans for a message start after a gap; returns bytes consumed.
-    fn resync(&mut self, to_server: bool, data: &[u8], scanned: u64, at_line_start: bool) -> usize {
-        let starts = |d: &[u8]| {
-            if to_server { looks_like_http_request(d) } else { looks_like_http_response(d) }
-        };
-        let mut found = None;
-        if at_line_start && starts(data) {
-            found = Some(0);
-        } else {
-            for nl in memchr::memchr_iter(b'\n', data) {
-                if starts(&data[nl + 1..]) {
-                    found = Some(nl + 1);
-                    break;
+    /// Candidates: to-server, a known method + SP right after the gap or
+    /// after a LF; to-client, `HTTP/1.` anywhere. A candidate cut by the end
+    /// of `data` is carried in `held`, so the result does not depend on how
+    /// the stream is chunked.
+    fn resync(&mut self, to_server: bool, data: &[u8], scanned: u64, line_start: bool) -> usize {
+        let carry = std::mem::take(&mut self.side(to_server).held);
+        if !carry.is_empty() {
+            let mut win = carry.clone();
+            win.extend_from_slice(&data[..data.len().min(MAX_START)]);
+            match classify_start(to_server, &win) {
+                Start::Yes => {
+                    let side = self.side(to_server);
+                    side.reset_head();
+                    side.phase = Phase::StartLine;
+                    if to_server {
+                        self.feed_request(&carry);
+                    } else {
+                        self.feed_response(&carry);
+                    }
+                    return 0;
                 }
+                Start::Maybe => {
+                    // Still undecided: `data` is shorter than a start.
+                    let side = self.side(to_server);
+                    side.held = win;
+                    side.phase = Phase::Resync { scanned, line_start: false };
+                    return data.len();
+                }
+                Start::No => {}
+            }
+        }
+        let mut found = None;
+        let mut keep = None;
+        if to_server {
+            let starts = line_start.then_some(0).into_iter().chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
+            for at in starts {
+                match classify_start(true, &data[at..]) {
+                    Start::Yes => {
+                        found = Some(at);
+                        break;
+                    }
+                    Start::Maybe if at < data.len() => {
+                        keep = Some(at);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found = memchr::memmem::find(data, RESPONSE_START);
+            if found.is_none() {
+                let from = data.len().saturating_sub(RESPONSE_START.len() - 1);
+                keep = (from..data.len()).find(|&at| classify_start(false, &data[at..]) == Start::Maybe);
             }
         }
         let side = self.side(to_server);
-        match found {
-            Some(at) => {
-                side.reset_head();
-                side.phase = Phase::StartLine;
-                at
-            }
-            None => {
-                let scanned = scanned.saturating_add(data.len() as u64);
-                side.phase = if scanned > RESYNC_BUDGET {
-                    Phase::Dead
-                } else {
-                    Phase::Resync { scanned, at_line_start: data.last() == Some(&b'\n') }
-                };
-                data.len()
-            }
+        if let Some(at) = found {
+            side.reset_head();
+            side.phase = Phase::StartLine;
+            return at;
         }
+        if let Some(at) = keep {
+            side.held = data[at..].to_vec();
+        }
+        let scanned = scanned.saturating_add(data.len() as u64);
+        side.phase = if scanned > RESYNC_BUDGET {
+            side.held = Vec::new();
+            Phase::Dead
+        } else {
+            Phase::Resync { scanned, line_start: data.last() == Some(&b'\n') }
+        };
+        data.len()
     }
 }
 
-/// `HTTP/` (any case) after leading SP, HT and NUL bytes.
-fn is_status_line(line: &[u8]) -> bool {
-    let start = line.iter().position(|b| !is_lws(*b) && *b != 0).unwrap_or(line.len());
-    line.len() >= start + 5 && line[start..start + 5].eq_ignore_ascii_case(b"HTTP/")
+/// Request fields derived from the request line and headers.
+fn fill_request_fields(tx: &mut HttpTx) {
+    let h = &tx.request_headers;
+    tx.host_raw = header(h, "host").map(<[u8]>::to_vec);
+    tx.user_agent = header(h, "user-agent").map(<[u8]>::to_vec);
+    tx.cookie = header(h, "cookie").map(<[u8]>::to_vec);
+    tx.referer = header(h, "referer").map(<[u8]>::to_vec);
+    tx.request_content_type = header(h, "content-type").map(<[u8]>::to_vec);
+    let host = if let Some((authority, _)) = split_absolute(&tx.uri_raw) {
+        Some(normalize_host(authority))
+    } else if tx.method.eq_ignore_ascii_case(b"CONNECT") && tx.host_raw.is_none() {
+        Some(normalize_host(&tx.uri_raw))
+    } else {
+        tx.host_raw.as_deref().map(normalize_host)
+    };
+    tx.host = host.filter(|h| !h.is_empty());
+}
+
+/// Response fields derived from the headers.
+fn fill_response_fields(tx: &mut HttpTx) {
+    let h = &tx.response_headers;
+    tx.response_content_type = header(h, "content-type").map(<[u8]>::to_vec);
+    tx.location = header(h, "location").map(<[u8]>::to_vec);
 }
 
 /// A to-client line without its end-of-line bytes (it holds no CR or LF).
@@ -1042,24 +1053,4 @@ fn note_body(tx: &mut HttpTx, truncated: bool, decode_error: bool) {
     if decode_error {
         add_anomaly(tx, HttpAnomaly::GzipError);
     }
-}
-
-/// Start/end offsets of the SP/HT-separated tokens of a line.
-fn token_spans(line: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    let mut start = None;
-    for (i, b) in line.iter().enumerate() {
-        match (is_lws(*b), start) {
-            (true, Some(s)) => {
-                spans.push((s, i));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        spans.push((s, line.len()));
-    }
-    spans
 }

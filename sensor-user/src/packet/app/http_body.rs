@@ -38,6 +38,17 @@ pub enum Framing {
     UntilClose,
 }
 
+/// Where a capture gap left a body ([`BodyReader::skip`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Still inside the body (which may now be complete).
+    InBody,
+    /// The gap ran past the end of a Content-Length body into what follows.
+    PastEnd,
+    /// Framing lost (gap over chunk framing).
+    Lost,
+}
+
 #[derive(Debug)]
 enum Chunk {
     Size,
@@ -121,29 +132,28 @@ impl BodyReader {
         }
     }
 
-    /// `len` body bytes were lost to a capture gap. True when the reader is
-    /// still in sync afterwards (the gap lies inside a Content-Length or
-    /// until-close body), false when framing is lost.
-    pub fn skip(&mut self, len: u64) -> bool {
+    /// `len` body bytes were lost to a capture gap. The missing bytes count
+    /// in `wire_len` as far as they belong to this body.
+    pub fn skip(&mut self, len: u64) -> Skip {
         match self.framing {
             Framing::UntilClose => {
                 self.wire_len = self.wire_len.saturating_add(len);
-                true
+                Skip::InBody
             }
-            Framing::Length(_) if len <= self.remaining => {
-                self.wire_len += len;
-                self.remaining -= len;
-                true
+            Framing::Length(_) => {
+                let n = len.min(self.remaining);
+                self.wire_len += n;
+                self.remaining -= n;
+                if len > n { Skip::PastEnd } else { Skip::InBody }
             }
             Framing::Chunked => match self.chunk {
                 Chunk::Data(n) if len < n => {
                     self.wire_len += len;
                     self.chunk = Chunk::Data(n - len);
-                    true
+                    Skip::InBody
                 }
-                _ => false,
+                _ => Skip::Lost,
             },
-            Framing::Length(_) => false,
         }
     }
 
@@ -318,8 +328,10 @@ mod tests {
         assert_eq!(body, b"abc");
         assert!(fed.done && total == 3);
         let mut r = BodyReader::new(Framing::Length(10), 0);
-        assert!(r.skip(4));
-        assert!(!r.skip(7));
-        assert!(r.skip(6) && r.is_complete());
+        assert_eq!(r.skip(4), Skip::InBody);
+        assert_eq!(r.skip(7), Skip::PastEnd);
+        assert!(r.is_complete() && r.wire_len == 10);
+        let mut r = BodyReader::new(Framing::Chunked, 0);
+        assert_eq!(r.skip(1), Skip::Lost);
     }
 }

@@ -15,7 +15,7 @@
 //!   buffered (at most [`REPLAY_MAX`] bytes): raw deflate after the 10-byte
 //!   gzip header, raw deflate from the start, zlib from the start, then
 //!   passthrough (the bytes are kept undecoded). Failing after output stops the
-//!   layer. Either way [`DecodeError`] is reported once.
+//!   layer. Either way [`ContentDecoder::error`] is set.
 //! - Output is pushed into a [`BodySink`] that keeps at most `limit` bytes;
 //!   once it is full decoding stops for good, so a decompression bomb costs
 //!   at most `limit` bytes of output plus fixed per-layer buffers.
@@ -27,11 +27,6 @@ pub const MAX_LAYERS: usize = 3;
 /// Bytes a layer keeps to retry another format before its first output.
 pub const REPLAY_MAX: usize = 4096;
 const OUT_BUF: usize = 8192;
-
-/// A body could not be decoded as its Content-Encoding claims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("content-encoding decoding failed")]
-pub struct DecodeError;
 
 /// Bounded destination of decoded body bytes.
 #[derive(Debug)]

@@ -2,9 +2,9 @@
 //!
 //! Rules (tolerant, modelled on libhtp/libhtp-rs as used by Suricata):
 //! - To-server lines end at LF; the LF and one CR right before it are
-//!   stripped ([`trim_eol`]), so CRLF and bare LF both end a line, and a line
+//!   stripped (`trim_eol`), so CRLF and bare LF both end a line, and a line
 //!   holding only `CR` (`CR CR LF`) is not an empty line.
-//! - To-client lines ([`take_response_line`]) also end at a bare CR, as in
+//! - To-client lines (`take_response_line`) also end at a bare CR, as in
 //!   libhtp-rs: the end of line is `CR LF`, `LF CR` (unless that CR starts a
 //!   `CR LF`), `LF` or `CR`; so a to-client line never contains CR or LF.
 //! - A line of only SP/HT ended by a bare LF ends the header block (with one
@@ -191,17 +191,16 @@ pub(crate) fn push_header_line(headers: &mut Vec<(Vec<u8>, Vec<u8>)>, line: &[u8
     if trim_field(line).is_empty() {
         return;
     }
-    if line.first().is_some_and(|b| is_lws(*b)) && !starts_like_header(trim_field(line)) {
-        if let Some((_, value)) = headers.last_mut() {
-            let more = trim_field(line);
-            if !more.is_empty() {
-                if !value.is_empty() {
-                    value.push(b' ');
-                }
-                value.extend_from_slice(more);
-            }
-            return;
+    if line.first().is_some_and(|b| is_lws(*b))
+        && !starts_like_header(trim_field(line))
+        && let Some((_, value)) = headers.last_mut()
+    {
+        let more = trim_field(line);
+        if !value.is_empty() {
+            value.push(b' ');
         }
+        value.extend_from_slice(more);
+        return;
     }
     match memchr::memchr(b':', line) {
         Some(i) => headers.push((trim_field(&line[..i]).to_vec(), trim_field(&line[i + 1..]).to_vec())),

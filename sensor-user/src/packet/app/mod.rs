@@ -11,7 +11,9 @@ pub mod http;
 pub mod http_body;
 pub mod http_decompress;
 pub mod http_headers;
+pub mod http_start;
 pub mod ja4;
+pub mod socks;
 pub mod ssh;
 pub mod tls;
 pub mod uri;
@@ -20,6 +22,7 @@ pub mod x509;
 use self::{
     dns::{DnsMessage, DnsTcpState},
     http::{HttpConfig, HttpState, HttpTx},
+    socks::{SocksOutcome, SocksState},
     ssh::{SshBanner, SshState},
     tls::{TlsInfo, TlsState},
 };
@@ -46,6 +49,8 @@ pub enum AppProto {
     Dns,
     /// SSH.
     Ssh,
+    /// A SOCKS handshake (the tunnelled protocol is detected after it).
+    Socks,
     /// Detection ran and matched nothing.
     Failed,
 }
@@ -59,6 +64,7 @@ impl AppProto {
             AppProto::Tls => "tls",
             AppProto::Dns => "dns",
             AppProto::Ssh => "ssh",
+            AppProto::Socks => "socks",
             AppProto::Failed => "failed",
         }
     }
@@ -108,6 +114,7 @@ enum Parser {
     Tls(Box<TlsState>),
     DnsTcp(Box<DnsTcpState>),
     Ssh(Box<SshState>),
+    Socks(Box<SocksState>),
 }
 
 /// The application-layer slot of a flow.
@@ -128,7 +135,7 @@ impl AppSlot {
         match self.proto {
             AppProto::Unknown => self.detect_tcp(cfg, ts_ns, dir, data, sink),
             AppProto::Failed => {}
-            _ => self.feed(ts_ns, dir, data, sink),
+            _ => self.feed(cfg, ts_ns, dir, data, sink),
         }
     }
 
@@ -139,6 +146,10 @@ impl AppSlot {
             Parser::Tls(t) => t.gap(dir),
             Parser::DnsTcp(d) => d.gap(dir),
             Parser::Ssh(s) => s.gap(dir),
+            Parser::Socks(_) => {
+                self.proto = AppProto::Failed;
+                self.parser = Parser::None;
+            }
             Parser::None => {
                 if self.proto == AppProto::Unknown {
                     self.proto = AppProto::Failed;
@@ -199,7 +210,7 @@ impl AppSlot {
                     sink.app_event(ts_ns, AppEvent::Ssh(s.client(), s.server()));
                 }
             }
-            Parser::DnsTcp(_) | Parser::None => {}
+            Parser::DnsTcp(_) | Parser::Socks(_) | Parser::None => {}
         }
         self.parser = Parser::None;
     }
@@ -209,8 +220,8 @@ impl AppSlot {
         if !held && data.len() >= PROBE_ENOUGH {
             if self.start(cfg, dir, data) {
                 let probe = self.probe.take();
-                self.replay_probe(probe, dir.other(), ts_ns, sink);
-                self.feed(ts_ns, dir, data, sink);
+                self.replay_probe(cfg, probe, dir.other(), ts_ns, sink);
+                self.feed(cfg, ts_ns, dir, data, sink);
             } else {
                 self.give_up_if(dir);
             }
@@ -223,10 +234,10 @@ impl AppSlot {
         let snapshot = buf.clone();
         if self.start(cfg, dir, &snapshot) {
             let probe = self.probe.take();
-            self.replay_probe(probe, dir.other(), ts_ns, sink);
-            self.feed(ts_ns, dir, &snapshot, sink);
+            self.replay_probe(cfg, probe, dir.other(), ts_ns, sink);
+            self.feed(cfg, ts_ns, dir, &snapshot, sink);
             if data.len() > room {
-                self.feed(ts_ns, dir, &data[room..], sink);
+                self.feed(cfg, ts_ns, dir, &data[room..], sink);
             }
         } else if snapshot.len() >= PROBE_ENOUGH {
             self.give_up_if(dir);
@@ -234,11 +245,18 @@ impl AppSlot {
     }
 
     /// Feeds the bytes held for `dir` before detection.
-    fn replay_probe(&mut self, probe: Option<Box<[Vec<u8>; 2]>>, dir: Direction, ts_ns: u64, sink: &mut impl AppSink) {
+    fn replay_probe(
+        &mut self,
+        cfg: &AppConfig,
+        probe: Option<Box<[Vec<u8>; 2]>>,
+        dir: Direction,
+        ts_ns: u64,
+        sink: &mut impl AppSink,
+    ) {
         if let Some(p) = probe {
             let held = &p[dir.index()];
             if !held.is_empty() {
-                self.feed(ts_ns, dir, held, sink);
+                self.feed(cfg, ts_ns, dir, held, sink);
             }
         }
     }
@@ -254,7 +272,9 @@ impl AppSlot {
 
     fn start(&mut self, cfg: &AppConfig, dir: Direction, b: &[u8]) -> bool {
         let to_server = dir == Direction::ToServer;
-        let (proto, parser) = if ssh::looks_like_ssh(b) {
+        let (proto, parser) = if to_server && socks::looks_like_socks(b) {
+            (AppProto::Socks, Parser::Socks(Box::new(SocksState::new(b[0]))))
+        } else if ssh::looks_like_ssh(b) {
             (AppProto::Ssh, Parser::Ssh(Box::new(SshState::new())))
         } else if tls::looks_like_tls(b) || (!to_server && looks_like_tls_server(b)) {
             (AppProto::Tls, Parser::Tls(Box::new(TlsState::new())))
@@ -270,8 +290,26 @@ impl AppSlot {
         true
     }
 
-    fn feed(&mut self, ts_ns: u64, dir: Direction, data: &[u8], sink: &mut impl AppSink) {
+    fn feed(&mut self, cfg: &AppConfig, ts_ns: u64, dir: Direction, data: &[u8], sink: &mut impl AppSink) {
         match &mut self.parser {
+            Parser::Socks(s) => match s.feed(dir, data) {
+                SocksOutcome::Pending => {}
+                SocksOutcome::Failed => {
+                    self.proto = AppProto::Failed;
+                    self.parser = Parser::None;
+                }
+                SocksOutcome::Done { client, rest } => {
+                    // Detect the tunnelled protocol from the bytes after the handshake.
+                    self.proto = AppProto::Unknown;
+                    self.parser = Parser::None;
+                    if !client.is_empty() {
+                        self.tcp_data(cfg, ts_ns, Direction::ToServer, &client, sink);
+                    }
+                    if !rest.is_empty() {
+                        self.tcp_data(cfg, ts_ns, dir, &rest, sink);
+                    }
+                }
+            },
             Parser::Http(h) => {
                 h.feed(dir, data, &mut self.http_out);
                 for tx in self.http_out.drain(..) {

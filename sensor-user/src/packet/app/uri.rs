@@ -25,7 +25,7 @@
 /// Normalised `http.uri` of a request target (see the module doc).
 pub fn normalize_uri(raw: &[u8]) -> Vec<u8> {
     let target = match split_absolute(raw) {
-        Some((_, [])) => &b"/"[..],
+        Some((_, b"")) => &b"/"[..],
         Some((_, rest)) => rest,
         None => raw,
     };
@@ -84,15 +84,14 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        if s[i] == b'%' && i + 2 < s.len() {
-            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
-                let v = h * 16 + l;
-                if (0x20..=0x7e).contains(&v) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-            }
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2]))
+            && (0x20..=0x7e).contains(&(h * 16 + l))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
         }
         out.push(s[i]);
         i += 1;
