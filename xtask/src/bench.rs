@@ -43,10 +43,17 @@ pub fn run(extra: &[String]) -> Result<()> {
             .args(extra)
             .env("SENSOR_BPF_OBJECT", &object),
     )?;
-    let crit = output(cargo().args(["bench", "-p", "benches", "--bench", "event_decode", "--", "--noplot"]))
+    let crit = output(cargo().args(["bench", "-p", "benches", "--", "--noplot"]))
         .unwrap_or_else(|| "criterion run failed\n".into());
-    let lines: Vec<&str> =
-        crit.lines().filter(|l| l.contains("time:") || l.contains("thrpt:") || l.starts_with("event_decode")).collect();
+    let lines: Vec<&str> = crit
+        .lines()
+        .filter(|l| {
+            l.contains("time:")
+                || l.contains("thrpt:")
+                || l.starts_with("event_decode")
+                || l.starts_with("packet_pipeline")
+        })
+        .collect();
     let mut md = std::fs::read_to_string(&doc)?;
     md.push_str("\n## User space: criterion (`cargo bench -p benches`)\n\n```\n");
     md.push_str(&lines.join("\n"));
