@@ -8,25 +8,17 @@ use sensor_user::packet::{
     eve::{EveTypes, EveWriter},
     pipeline::{Pipeline, PipelineConfig},
 };
+use tests::frames::Frame;
 
+/// An Ethernet/IPv4/TCP frame between 10.0.0.1:40000 (client) and 10.0.0.2:80.
 fn frame(to_server: bool, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
-    let (src, dst, sp, dp) = if to_server {
-        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let f = if to_server {
+        Frame::tcp4(c, s, 40000, 80, flags, payload)
     } else {
-        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        Frame::tcp4(s, c, 80, 40000, flags, payload)
     };
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
-    f.extend_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&sp.to_be_bytes());
-    f.extend_from_slice(&dp.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
-    f
+    Frame { seq, ..f }.bytes()
 }
 
 fn packet_pipeline(c: &mut Criterion) {

@@ -20,6 +20,8 @@ pub struct Frame {
     pub dport: u16,
     /// TCP flags.
     pub tcp_flags: u8,
+    /// TCP sequence number.
+    pub seq: u32,
     /// L4 payload.
     pub payload: Vec<u8>,
     /// IPv6 extension headers to insert: next-header values (0 = hop-by-hop, 60 = dest opts, 44 = fragment).
@@ -46,6 +48,7 @@ impl Frame {
             sport,
             dport,
             tcp_flags: flags,
+            seq: 1000,
             payload: payload.to_vec(),
             v6_ext: Vec::new(),
             frag: None,
@@ -69,7 +72,7 @@ impl Frame {
             6 => {
                 l4.extend_from_slice(&self.sport.to_be_bytes());
                 l4.extend_from_slice(&self.dport.to_be_bytes());
-                l4.extend_from_slice(&1000u32.to_be_bytes());
+                l4.extend_from_slice(&self.seq.to_be_bytes());
                 l4.extend_from_slice(&0u32.to_be_bytes());
                 l4.push(5 << 4);
                 l4.push(self.tcp_flags);

@@ -8,7 +8,7 @@ use sensor_common::flow::{FlowKey, proto, tcp_flags};
 
 use super::{
     Direction,
-    app::{AppConfig, AppEvent, AppSink},
+    app::{AppConfig, AppEvent, AppProto, AppSink},
     decode::{self, DecodeError, LinkType, Packet},
     defrag::{Defrag, DefragConfig},
     eve::{EveWriter, FlowCtx, RecordType},
@@ -67,8 +67,8 @@ pub struct PipelineStats {
     pub stream_retransmitted: u64,
     /// Overlaps that differed from the first copy.
     pub stream_overlap_diff: u64,
-    /// Flows per detected app protocol: http, tls, dns, ssh, failed, unknown.
-    pub app_flows: [u64; 6],
+    /// Flows per detected app protocol, indexed by `AppProto as usize`.
+    pub app_flows: [u64; AppProto::ALL.len()],
     /// First and last capture timestamps.
     pub first_ns: u64,
     /// Last capture timestamp.
@@ -162,10 +162,10 @@ impl Pipeline {
                     Err(e) => self.engine.error(p.ts_ns, e),
                 }
             }
-            Ok(None) => self.engine.account_only(&p),
+            Ok(None) => self.engine.count_l3(&p),
             Err(e) => {
                 self.engine.error(p.ts_ns, e);
-                self.engine.account_only(&p);
+                self.engine.count_l3(&p);
             }
         }
     }
@@ -258,11 +258,7 @@ impl Engine {
         }
     }
 
-    /// Counts a fragment that is not (yet) a whole datagram.
-    fn account_only(&mut self, p: &Packet<'_>) {
-        self.count_l3(p);
-    }
-
+    /// Counts the network layer of a packet (also of a fragment not yet reassembled).
     fn count_l3(&mut self, p: &Packet<'_>) {
         let st = &mut self.stats;
         if p.key.family == sensor_common::flow::family::V4 {
@@ -393,8 +389,8 @@ impl Engine {
                         .u64("gaps", st.stream_gaps);
                 });
                 s.obj("app_layer", |a| {
-                    for (i, name) in ["http", "tls", "dns", "ssh", "failed", "unknown"].iter().enumerate() {
-                        a.u64(name, st.app_flows[i]);
+                    for proto in AppProto::ALL {
+                        a.u64(proto.name(), st.app_flows[proto as usize]);
                     }
                 });
             });
@@ -422,14 +418,6 @@ fn finish_flow(eve: &mut EveWriter, app: &AppConfig, stats: &mut PipelineStats, 
         }
     }
     flow.app.close(ts, &mut out);
-    let idx = match flow.app.proto.name() {
-        "http" => 0,
-        "tls" => 1,
-        "dns" => 2,
-        "ssh" => 3,
-        "failed" => 4,
-        _ => 5,
-    };
-    stats.app_flows[idx] += 1;
+    stats.app_flows[flow.app.proto as usize] += 1;
     eve.flow(&flow, reason);
 }

@@ -98,11 +98,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReplayError> {
 /// stderr when `progress` is set and stderr is a terminal.
 pub fn replay_files(pipeline: &mut Pipeline, files: &[PathBuf], progress: bool) -> ReplayReport {
     let started = Instant::now();
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).collect();
+    let total_bytes: u64 = sizes.iter().sum();
     let mut bar = Progress::new(progress && std::io::stderr().is_terminal(), total_bytes);
     let mut report = ReplayReport::default();
     let mut done_bytes = 0u64;
-    for path in files {
+    for (path, size) in files.iter().zip(&sizes) {
         let mut file = FileReport { path: path.clone(), packets: 0, error: None };
         match CaptureReader::open(path) {
             Ok(mut reader) => loop {
@@ -123,7 +124,7 @@ pub fn replay_files(pipeline: &mut Pipeline, files: &[PathBuf], progress: bool) 
             },
             Err(e) => file.error = Some(e),
         }
-        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done_bytes += size;
         bar.update(done_bytes, pipeline.stats().packets);
         report.files.push(file);
     }

@@ -56,6 +56,17 @@ pub enum AppProto {
 }
 
 impl AppProto {
+    /// Every value, in discriminant order (counter arrays are indexed by `as usize`).
+    pub const ALL: [AppProto; 7] = [
+        AppProto::Unknown,
+        AppProto::Http,
+        AppProto::Tls,
+        AppProto::Dns,
+        AppProto::Ssh,
+        AppProto::Socks,
+        AppProto::Failed,
+    ];
+
     /// Suricata's `app_proto` value.
     pub fn name(self) -> &'static str {
         match self {
@@ -231,15 +242,21 @@ impl AppSlot {
         let buf = &mut probe[dir.index()];
         let room = PROBE_MAX.saturating_sub(buf.len());
         buf.extend_from_slice(&data[..data.len().min(room)]);
-        let snapshot = buf.clone();
-        if self.start(cfg, dir, &snapshot) {
+        let held = std::mem::take(buf);
+        if self.start(cfg, dir, &held) {
             let probe = self.probe.take();
             self.replay_probe(cfg, probe, dir.other(), ts_ns, sink);
-            self.feed(cfg, ts_ns, dir, &snapshot, sink);
+            self.feed(cfg, ts_ns, dir, &held, sink);
             if data.len() > room {
                 self.feed(cfg, ts_ns, dir, &data[room..], sink);
             }
-        } else if snapshot.len() >= PROBE_ENOUGH {
+            return;
+        }
+        let enough = held.len() >= PROBE_ENOUGH;
+        if let Some(p) = self.probe.as_mut() {
+            p[dir.index()] = held;
+        }
+        if enough {
             self.give_up_if(dir);
         }
     }

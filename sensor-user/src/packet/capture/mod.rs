@@ -162,6 +162,34 @@ pub struct CaptureWarnings {
 }
 
 impl CaptureWarnings {
+    /// Checks a packet record's captured length against the format's `limit` (an error at
+    /// `offset`) and its interface's `snaplen` and original length (warnings).
+    pub(crate) fn check_record(
+        &mut self,
+        src: &ByteSource,
+        offset: u64,
+        caplen: u32,
+        orig_len: u32,
+        limit: u32,
+        snaplen: u32,
+    ) -> Result<(), CaptureError> {
+        if caplen > limit {
+            return Err(CaptureError::AbsurdLength {
+                file: src.name().to_owned(),
+                offset,
+                len: u64::from(caplen),
+                limit: u64::from(limit),
+            });
+        }
+        if snaplen != 0 && caplen > snaplen {
+            self.caplen_over_snaplen = self.caplen_over_snaplen.saturating_add(1);
+        }
+        if caplen > orig_len {
+            self.caplen_over_orig_len = self.caplen_over_orig_len.saturating_add(1);
+        }
+        Ok(())
+    }
+
     /// Sum of all counts.
     pub fn total(&self) -> u64 {
         [

@@ -93,20 +93,7 @@ impl PcapParser {
         let frac = e.u32_at(head, 4);
         let caplen = e.u32_at(head, 8);
         let orig_len = e.u32_at(head, 12);
-        if caplen > self.limit {
-            return Err(CaptureError::AbsurdLength {
-                file: src.name().to_owned(),
-                offset,
-                len: u64::from(caplen),
-                limit: u64::from(self.limit),
-            });
-        }
-        if self.snaplen != 0 && caplen > self.snaplen {
-            warnings.caplen_over_snaplen = warnings.caplen_over_snaplen.saturating_add(1);
-        }
-        if caplen > orig_len {
-            warnings.caplen_over_orig_len = warnings.caplen_over_orig_len.saturating_add(1);
-        }
+        warnings.check_record(src, offset, caplen, orig_len, self.limit, self.snaplen)?;
         let total = to_usize(caplen).saturating_add(RECORD_HEADER);
         let avail = src.fill(total)?;
         if avail < total {

@@ -266,20 +266,7 @@ impl PcapNgParser {
                 if caplen_usize > body.len().saturating_sub(PACKET_FIXED) {
                     return Err(bad(src, offset, "packet data runs past the end of its block"));
                 }
-                if caplen > iface.limit {
-                    return Err(CaptureError::AbsurdLength {
-                        file: src.name().to_owned(),
-                        offset,
-                        len: u64::from(caplen),
-                        limit: u64::from(iface.limit),
-                    });
-                }
-                if iface.snaplen != 0 && caplen > iface.snaplen {
-                    warnings.caplen_over_snaplen = warnings.caplen_over_snaplen.saturating_add(1);
-                }
-                if caplen > orig_len {
-                    warnings.caplen_over_orig_len = warnings.caplen_over_orig_len.saturating_add(1);
-                }
+                warnings.check_record(src, offset, caplen, orig_len, iface.limit, iface.snaplen)?;
                 let start = BODY + PACKET_FIXED;
                 return Ok(Step::Packet {
                     ts_ns: iface.ts_ns(ticks),

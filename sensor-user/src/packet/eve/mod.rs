@@ -123,9 +123,7 @@ impl EveWriter {
         self.buf.clear();
         self.buf.extend_from_slice(b"{\"timestamp\":\"");
         timestamp(&mut self.buf, ts_ns);
-        self.buf.extend_from_slice(b"\"}");
-        // Reopen the object after the timestamp so `Json` continues it.
-        self.buf.truncate(self.buf.len() - 1);
+        self.buf.push(b'"');
         let mut j = Json::continue_object(&mut self.buf);
         j.str("event_type", t.name());
         body(&mut j);

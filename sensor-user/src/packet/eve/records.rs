@@ -78,10 +78,6 @@ fn tuple(j: &mut Json<'_>, key: &FlowKey, dir: Direction) {
     }
 }
 
-fn flags_hex(f: u8) -> String {
-    format!("{f:02x}")
-}
-
 impl EveWriter {
     fn header(j: &mut Json<'_>, ctx: &FlowCtx, dir: Direction) {
         j.u64("flow_id", ctx.id);
@@ -122,9 +118,9 @@ impl EveWriter {
             if flow.key.proto == proto::TCP {
                 let all = flow.tcp_flags[0] | flow.tcp_flags[1];
                 j.obj("tcp", |t| {
-                    t.str("tcp_flags", &flags_hex(all))
-                        .str("tcp_flags_ts", &flags_hex(flow.tcp_flags[0]))
-                        .str("tcp_flags_tc", &flags_hex(flow.tcp_flags[1]));
+                    t.fmt("tcp_flags", format_args!("{all:02x}"))
+                        .fmt("tcp_flags_ts", format_args!("{:02x}", flow.tcp_flags[0]))
+                        .fmt("tcp_flags_tc", format_args!("{:02x}", flow.tcp_flags[1]));
                     for (bit, name) in [
                         (tcp_flags::SYN, "syn"),
                         (tcp_flags::FIN, "fin"),
