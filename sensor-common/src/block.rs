@@ -10,9 +10,18 @@ pub struct BlockEntry {
     pub created_ns: u64,
     /// Why the entry exists: a [`BlockReason`] code.
     pub reason: u16,
+    /// [`BLOCK_MODE_DROP`] or [`BLOCK_MODE_WATCH`] (matching packets are counted, not dropped).
+    pub mode: u8,
     /// Explicit padding.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 5],
 }
+
+/// Matching packets are dropped.
+pub const BLOCK_MODE_DROP: u8 = 0;
+/// Matching packets are counted ([`crate::counters::Counter::WatchHits`]) and passed: threat
+/// intelligence mirrored in watch mode.
+pub const BLOCK_MODE_WATCH: u8 = 1;
+
 const _: () = assert!(core::mem::size_of::<BlockEntry>() == 24);
 
 /// Whether a block entry drops traffic at `now_ns` (monotonic): expired entries pass.

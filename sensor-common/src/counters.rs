@@ -51,6 +51,8 @@ pub enum Counter {
     TcParseErrors = 21,
     /// Flow-state inserts that failed (map full and not evictable).
     FlowInsertFail = 22,
+    /// Frames whose source matched a watch-mode entry (counted, passed).
+    WatchHits = 23,
     /// Drops for block reason code 0; code `r` is at `DropReasonBase + r`.
     DropReasonBase = 32,
 }
@@ -59,7 +61,7 @@ pub enum Counter {
 pub const COUNTER_SLOTS: u32 = 48;
 
 /// Every named counter with its display name, in index order (the reason range excluded).
-pub const NAMED: [(Counter, &str); 23] = [
+pub const NAMED: [(Counter, &str); 24] = [
     (Counter::XdpPassed, "xdp_passed"),
     (Counter::XdpDropped, "xdp_dropped"),
     (Counter::DropBlockedV4, "drop_blocked_v4"),
@@ -83,6 +85,7 @@ pub const NAMED: [(Counter, &str); 23] = [
     (Counter::ProcEvents, "proc_events"),
     (Counter::TcParseErrors, "tc_parse_errors"),
     (Counter::FlowInsertFail, "flow_insert_fail"),
+    (Counter::WatchHits, "watch_hits"),
 ];
 
 const _: () = assert!(Counter::DropReasonBase as u32 + crate::block::BLOCK_REASONS as u32 <= COUNTER_SLOTS);

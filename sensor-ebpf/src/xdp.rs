@@ -8,7 +8,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use sensor_common::{
-    block::{BlockEntry, block_applies},
+    block::{BLOCK_MODE_WATCH, BlockEntry, block_applies},
     counters::{Counter, drop_reason_slot},
     event::hook,
     flow::family,
@@ -56,12 +56,23 @@ fn try_sensor_xdp(ctx: &XdpContext) -> u32 {
         // Permanent entries drop without reading the clock.
         // SAFETY: helper without arguments.
         if entry.expires_ns == 0 || block_applies(entry.expires_ns, unsafe { bpf_ktime_get_ns() }) {
+            if entry.mode == BLOCK_MODE_WATCH {
+                bump(Counter::WatchHits);
+                return pass_and_account(ctx, s);
+            }
             bump(if s.pkt.key.family == family::V4 { Counter::DropBlockedV4 } else { Counter::DropBlockedV6 });
             bump_slot(drop_reason_slot(entry.reason));
             return xdp_action::XDP_DROP;
         }
         bump(Counter::BlockExpired);
     }
+    pass_and_account(ctx, s)
+}
+
+/// The pass path: flow accounting and samples.
+#[inline(always)]
+fn pass_and_account(ctx: &XdpContext, s: &mut crate::maps::Scratch) -> u32 {
+    let (start, end) = (ctx.data(), ctx.data_end());
     if s.pkt.later_fragment != 0 {
         bump(Counter::Fragments);
     }

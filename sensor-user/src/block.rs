@@ -220,7 +220,23 @@ impl BlockMaps {
             expires_ns: ttl.map_or(0, |t| now.saturating_add(t.as_nanos() as u64)),
             created_ns: now,
             reason,
-            _pad: [0; 6],
+            mode: sensor_common::block::BLOCK_MODE_DROP,
+            _pad: [0; 5],
+        };
+        self.insert_entry(cidr, entry)?;
+        Ok(entry)
+    }
+
+    /// Watches `cidr` for `ttl`: the XDP program counts its packets (`watch_hits`) and lets
+    /// them pass. Threat-intelligence mirroring in watch mode uses it.
+    pub fn watch(&mut self, cidr: Cidr, ttl: Option<Duration>, reason: u16) -> Result<BlockEntry, BlockError> {
+        let now = monotonic_ns();
+        let entry = BlockEntry {
+            expires_ns: ttl.map_or(0, |t| now.saturating_add(t.as_nanos() as u64)),
+            created_ns: now,
+            reason,
+            mode: sensor_common::block::BLOCK_MODE_WATCH,
+            _pad: [0; 5],
         };
         self.insert_entry(cidr, entry)?;
         Ok(entry)

@@ -4,8 +4,10 @@
 //!
 //! Only `kernel/` touches aya; only `sys/` contains `unsafe`.
 
+pub mod agents;
 pub mod block;
 pub mod event;
 pub mod kernel;
+pub mod logs;
 pub mod packet;
 pub mod sys;

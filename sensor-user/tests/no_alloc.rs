@@ -146,3 +146,81 @@ fn packets_of_a_known_flow_allocate_nothing_in_the_pipeline() {
     assert_eq!(p.stats().packets, 1004);
     assert_eq!(p.flows().len(), 1);
 }
+
+#[test]
+fn packets_of_a_known_flow_allocate_nothing_with_every_agent_on() {
+    use sensor_user::{
+        agents::{config::AgentsConfig, runtime::Runtime},
+        packet::{
+            capture::LinkType,
+            eve::{EveTypes, EveWriter},
+            observe::Observer,
+            pipeline::{Pipeline, PipelineConfig},
+        },
+    };
+    let rt = Runtime::new(AgentsConfig::defaults(), None).expect("inline runtime");
+    let mut p = Pipeline::new(PipelineConfig::default(), EveWriter::new(None, EveTypes::default()))
+        .with_agents(Observer::new(rt));
+    p.frame(LinkType::Ethernet, 1_000, &tcp_frame(true, 0x02, 100, b""));
+    p.frame(LinkType::Ethernet, 2_000, &tcp_frame(false, 0x12, 500, b""));
+    p.frame(LinkType::Ethernet, 3_000, &tcp_frame(true, 0x10, 101, b""));
+    p.frame(LinkType::Ethernet, 4_000, &tcp_frame(true, 0x18, 101, b"\x00\x01binary-protocol"));
+    let frames: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| tcp_frame(i % 2 == 0, 0x18, if i % 2 == 0 { 118 } else { 501 } + (i / 2) * 8, b"8 bytes!"))
+        .collect();
+    // Warm-up over several agent ticks (1 s of capture time each), then measure.
+    for (i, f) in frames[..1000].iter().enumerate() {
+        p.frame(LinkType::Ethernet, 5_000 + i as u64 * 5_000_000, f);
+    }
+    let before = ALLOCS.load(Relaxed);
+    TRACKED.with(|t| t.set(true));
+    for (i, f) in frames[1000..].iter().enumerate() {
+        p.frame(LinkType::Ethernet, 5_000_000_000 + i as u64 * 5_000_000, f);
+    }
+    TRACKED.with(|t| t.set(false));
+    assert_eq!(ALLOCS.load(Relaxed) - before, 0, "the packet path with agents allocated");
+    let agents = p.agents().expect("agents on");
+    assert!(agents.runtime().stats().deliveries.load(Relaxed) >= 2000, "the agents saw the packets");
+}
+
+#[test]
+fn every_agent_in_its_steady_state_allocates_nothing_per_event() {
+    use sensor_user::agents::{
+        agent::Emitter, beacon, brute_force, context::Context, dns_tunnel, finding::FindingQueue, flood, intel,
+        port_scan, process, registry, volume,
+    };
+    type Stream = fn(usize) -> Vec<sensor_user::agents::event::Event>;
+    let streams: [(&str, Stream); 8] = [
+        ("port_scan", port_scan::steady_events),
+        ("flood", flood::steady_events),
+        ("volume", volume::steady_events),
+        ("dns_tunnel", dns_tunnel::steady_events),
+        ("beacon", beacon::steady_events),
+        ("brute_force", brute_force::steady_events),
+        ("process", process::steady_events),
+        ("intel", intel::steady_events),
+    ];
+    let cx = Context::default();
+    let (q, rx) = FindingQueue::bounded(1 << 16);
+    for (name, events) in streams {
+        let entry = registry::find(name).expect("registered");
+        let mut agent = (entry.build)(None).expect("defaults build")();
+        let evs = events(4096);
+        let mut out = Emitter::new(&q, &cx);
+        for ev in &evs {
+            cx.observe(ev);
+            agent.on_event(ev, &cx, &mut out);
+        }
+        let warm_findings = out.emitted();
+        let before = ALLOCS.load(Relaxed);
+        TRACKED.with(|t| t.set(true));
+        for ev in &evs {
+            cx.observe(ev);
+            agent.on_event(ev, &cx, &mut out);
+        }
+        TRACKED.with(|t| t.set(false));
+        assert_eq!(out.emitted(), warm_findings, "{name}: the steady state raised findings");
+        assert_eq!(ALLOCS.load(Relaxed) - before, 0, "{name}: on_event allocated in the steady state");
+        while rx.try_recv().is_ok() {}
+    }
+}

@@ -8,10 +8,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use sensor_user::packet::{
-    eve::{EveTypes, EveWriter},
-    pipeline::{Pipeline, PipelineConfig},
-    replay::{ReplayReport, replay_files},
+use sensor_user::{
+    agents::{config::AgentsConfig, runtime::Runtime},
+    packet::{
+        eve::{EveTypes, EveWriter},
+        observe::Observer,
+        pipeline::{Pipeline, PipelineConfig},
+        replay::{ReplayReport, replay_files},
+    },
 };
 use serde_json::Value;
 
@@ -60,13 +64,31 @@ impl Replayed {
     pub fn of_type<'a>(&'a self, t: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.records.iter().filter(move |r| r["event_type"] == t)
     }
+
+    /// Agent findings (`anomaly` records whose `anomaly.type` is `finding`).
+    pub fn findings(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.of_type("anomaly").filter(|r| r["anomaly"]["type"] == "finding")
+    }
 }
 
 /// Replays `files` through a default pipeline, eve output collected in memory.
 pub fn replay(files: &[PathBuf]) -> Replayed {
+    replay_inner(files, None)
+}
+
+/// Replays `files` with every default micro-agent running inline.
+pub fn replay_with_agents(files: &[PathBuf]) -> Replayed {
+    let rt = Runtime::new(AgentsConfig::defaults(), None).expect("inline runtime starts");
+    replay_inner(files, Some(rt))
+}
+
+fn replay_inner(files: &[PathBuf], agents: Option<Runtime>) -> Replayed {
     let buf = SharedBuf::default();
     let mut p =
         Pipeline::new(PipelineConfig::default(), EveWriter::new(Some(Box::new(buf.clone())), EveTypes::default()));
+    if let Some(rt) = agents {
+        p = p.with_agents(Observer::new(rt));
+    }
     let report = replay_files(&mut p, files, false);
     p.finish().expect("in-memory output cannot fail");
     drop(p);

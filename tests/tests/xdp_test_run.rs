@@ -217,13 +217,29 @@ fn fragments_are_accounted_without_ports_and_first_fragments_keep_them() {
 }
 
 #[test]
+fn watch_entries_count_their_packets_and_let_them_pass() {
+    if !privileged(false) {
+        return;
+    }
+    let mut h = Harness::new();
+    h.blocks.watch("10.7.0.0/16".parse::<Cidr>().expect("cidr"), None, 3).expect("watch");
+    assert_eq!(h.run(&Frame::tcp4([10, 7, 1, 1], B, 1, 80, 0x02, b"").bytes()), XDP_PASS, "watched source passes");
+    assert_eq!(h.run(&Frame::tcp4([10, 7, 1, 2], B, 1, 80, 0x02, b"").bytes()), XDP_PASS);
+    assert_eq!(h.run(&Frame::tcp4([10, 6, 1, 2], B, 1, 80, 0x02, b"").bytes()), XDP_PASS);
+    let c = h.counters();
+    assert_eq!(c.get(Counter::WatchHits), 2, "two packets from the watched /16");
+    assert_eq!(c.get(Counter::XdpDropped), 0);
+    assert!(c.get(Counter::FlowsStarted) >= 3, "watched packets are still accounted as flows");
+}
+
+#[test]
 fn a_blocked_prefix_drops_outside_addresses_pass_and_expired_entries_pass() {
     if !privileged(false) {
         return;
     }
     let mut h = Harness::new();
     h.blocks.insert("10.9.0.0/24".parse::<Cidr>().expect("cidr"), None, 1).expect("insert");
-    let expired = BlockEntry { expires_ns: monotonic_ns() - 1, created_ns: 1, reason: 2, _pad: [0; 6] };
+    let expired = BlockEntry { expires_ns: monotonic_ns() - 1, created_ns: 1, reason: 2, mode: 0, _pad: [0; 5] };
     h.blocks.insert_entry("10.8.0.0/16".parse().expect("cidr"), expired).expect("insert expired");
     h.blocks.insert("fd00::5/128".parse().expect("cidr"), Some(std::time::Duration::from_secs(600)), 3).expect("v6");
 

@@ -46,17 +46,17 @@ pub fn run() -> Result<String> {
     std::fs::write(&cfg, SURICATA_YAML)?;
     let (packets, bytes) = capinfos(&pcap)?;
 
-    let sensor_cmd = |input: &Path, out: &Path| {
+    let sensor_cmd_with = |agents: bool, input: &Path, out: &Path| {
         let mut c = pinned();
-        c.arg(&sensor)
-            .arg("replay")
-            .arg("--quiet")
-            .arg("--no-progress")
-            .arg("--eve")
-            .arg(out.join("eve.json"))
-            .arg(input);
+        c.arg(&sensor).arg("replay");
+        if !agents {
+            c.arg("--no-agents");
+        }
+        c.arg("--quiet").arg("--no-progress").arg("--eve").arg(out.join("eve.json")).arg(input);
         c
     };
+    let sensor_cmd = |input: &Path, out: &Path| sensor_cmd_with(true, input, out);
+    let bare_cmd = |input: &Path, out: &Path| sensor_cmd_with(false, input, out);
     let suricata_cmd = |input: &Path, out: &Path| {
         let mut c = pinned();
         c.args(["suricata", "-c"])
@@ -69,9 +69,10 @@ pub fn run() -> Result<String> {
     };
     eprintln!("bench: {packets} packets, {bytes} bytes; {RUNS} runs each, pinned to CPU 1");
     let ours = measure("sensor", &bench_dir, &pcap, &tiny, &sensor_cmd)?;
+    let bare = measure("sensor-no-agents", &bench_dir, &pcap, &tiny, &bare_cmd)?;
     let theirs = measure("suricata", &bench_dir, &pcap, &tiny, &suricata_cmd)?;
     let version = util::output(Command::new("suricata").arg("-V")).unwrap_or_default();
-    Ok(report(packets, bytes, &ours, &theirs, version.trim()))
+    Ok(report(packets, bytes, &ours, &bare, &theirs, version.trim()))
 }
 
 fn pinned() -> Command {
@@ -154,13 +155,14 @@ fn ensure_suricata() -> Result<()> {
     )
 }
 
-fn report(packets: u64, bytes: u64, ours: &Measured, theirs: &Measured, version: &str) -> String {
+fn report(packets: u64, bytes: u64, ours: &Measured, bare: &Measured, theirs: &Measured, version: &str) -> String {
     let row = |m: &Measured| {
         let secs = (m.median_s - m.startup_s).max(1e-6);
         (packets as f64 / secs, bytes as f64 * 8.0 / secs / 1e9, secs)
     };
     let (opps, ogbps, osecs) = row(ours);
     let (spps, sgbps, ssecs) = row(theirs);
+    let (bpps, bgbps, bsecs) = row(bare);
     let counts = |m: &Measured| m.records.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", ");
     let cpu = util::output(Command::new("sh").args(["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]))
         .unwrap_or_default();
@@ -170,9 +172,11 @@ fn report(packets: u64, bytes: u64, ours: &Measured, theirs: &Measured, version:
          (`taskset -c 1`), no rules, eve records flow/http/dns/tls/ssh/anomaly/stats, median of {RUNS} runs, \
          start-up (median time on a one-packet capture) subtracted. {version}; CPU:{cpu}\n\n\
          | | packets/s | Gbit/s | processing s | start-up s | peak RSS MiB |\n|---|---|---|---|---|---|\n\
-         | sensor replay | {opps:.0} | {ogbps:.2} | {osecs:.3} | {:.3} | {:.1} |\n\
+         | sensor replay (all agents on) | {opps:.0} | {ogbps:.2} | {osecs:.3} | {:.3} | {:.1} |\n\
+         | sensor replay --no-agents | {bpps:.0} | {bgbps:.2} | {bsecs:.3} | {:.3} | {:.1} |\n\
          | suricata --runmode single | {spps:.0} | {sgbps:.2} | {ssecs:.3} | {:.3} | {:.1} |\n\
-         | **ratio** | **{:.2}x** | | | | |\n\n\
+         | **ratio** (agents on / Suricata) | **{:.2}x** | | | | |\n\n\
+         Agents' cost: all agents on run at {:.1}% of the packets/s without them ({:.1}% slower).\n\n\
          Records, sensor: {}\n\nRecords, Suricata: {}\n\n\
          Record counts differ by definition, not only by quality: the sensor detects DNS by content \
          on any UDP port (mDNS, LLMNR) where Suricata probes port 53; the capture repeats its base 4 \
@@ -181,9 +185,13 @@ fn report(packets: u64, bytes: u64, ours: &Measured, theirs: &Measured, version:
          Names are checked against tshark by `tests/tests/replay_oracle.rs`.\n",
         ours.startup_s,
         ours.peak_kib as f64 / 1024.0,
+        bare.startup_s,
+        bare.peak_kib as f64 / 1024.0,
         theirs.startup_s,
         theirs.peak_kib as f64 / 1024.0,
         opps / spps,
+        opps / bpps * 100.0,
+        (1.0 - opps / bpps) * 100.0,
         counts(ours),
         counts(theirs),
     )

@@ -25,6 +25,8 @@ pub trait EventSink: Send + 'static {
     fn on_event(&mut self, ev: &Event);
     /// Called after each drained batch (flush buffered output here).
     fn on_batch_end(&mut self) {}
+    /// Called on every wake-up of the reader, at least every 50 ms, events or not.
+    fn on_idle(&mut self) {}
 }
 
 /// Counters of one reader, shared with whoever reports them.
@@ -80,6 +82,7 @@ impl<S: EventSink> RingReader<S> {
                 if drain(&mut ring, &mut sink, &st) > 0 {
                     sink.on_batch_end();
                 }
+                sink.on_idle();
                 if stop.load(Relaxed) {
                     drain(&mut ring, &mut sink, &st);
                     sink.on_batch_end();

@@ -39,6 +39,16 @@ impl LiveFeed {
         &self.pipeline
     }
 
+    /// Offset added to kernel (monotonic) times to get wall-clock times.
+    pub fn offset_ns(&self) -> u64 {
+        self.offset_ns
+    }
+
+    /// Writes the agents' queued findings (call when idle).
+    pub fn flush_findings(&mut self) {
+        self.pipeline.flush_findings();
+    }
+
     /// Payload samples fed so far.
     pub fn samples(&self) -> u64 {
         self.samples
@@ -49,7 +59,18 @@ impl LiveFeed {
         match ev {
             Event::PayloadSample(s) => self.sample(s),
             Event::FlowEnd(f) => self.flow_end(f),
-            Event::FlowStart(f) => self.pipeline.advance(f.header.ts_ns + self.offset_ns),
+            Event::FlowStart(f) => {
+                let ts = f.header.ts_ns + self.offset_ns;
+                self.pipeline.advance(ts);
+                if let Some(obs) = self.pipeline.agents_mut() {
+                    use crate::agents::event::{bytes_key, int_key};
+                    let k = &f.key;
+                    let id = (bytes_key(&k.saddr) ^ bytes_key(&k.daddr).rotate_left(17))
+                        ^ int_key(u64::from(k.sport) << 24 | u64::from(k.dport) << 8 | u64::from(k.proto));
+                    let id = id & ((1 << 51) - 1);
+                    obs.kernel_flow_start(&f.key, id, ts, f.tcp_flags, f.bytes[0]);
+                }
+            }
             _ => {}
         }
     }

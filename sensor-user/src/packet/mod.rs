@@ -11,6 +11,7 @@ pub mod defrag;
 pub mod eve;
 pub mod flow;
 pub mod live;
+pub mod observe;
 pub mod pipeline;
 pub mod replay;
 pub mod stream;

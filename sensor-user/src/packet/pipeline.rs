@@ -13,6 +13,7 @@ use super::{
     defrag::{Defrag, DefragConfig},
     eve::{EveWriter, FlowCtx, RecordType},
     flow::{EndReason, Expired, Flow, FlowConfig, FlowTable},
+    observe::Observer,
     stream::Chunk,
 };
 
@@ -89,6 +90,7 @@ struct Engine {
     app: AppConfig,
     eve: EveWriter,
     stats: PipelineStats,
+    agents: Option<Observer>,
 }
 
 /// The packet pipeline.
@@ -96,6 +98,7 @@ struct Engine {
 pub struct Pipeline {
     defrag: Defrag,
     engine: Engine,
+    agent_outcome: Option<(serde_json::Value, u64)>,
     now_ns: u64,
     next_tick_ns: u64,
 }
@@ -105,10 +108,46 @@ impl Pipeline {
     pub fn new(cfg: PipelineConfig, eve: EveWriter) -> Self {
         Self {
             defrag: Defrag::new(cfg.defrag),
-            engine: Engine { flows: FlowTable::new(cfg.flow), app: cfg.app, eve, stats: PipelineStats::default() },
+            engine: Engine {
+                flows: FlowTable::new(cfg.flow),
+                app: cfg.app,
+                eve,
+                stats: PipelineStats::default(),
+                agents: None,
+            },
             now_ns: 0,
             next_tick_ns: 0,
+            agent_outcome: None,
         }
+    }
+
+    /// Feeds the micro-agents of `observer` from now on; their findings become eve records.
+    pub fn with_agents(mut self, observer: Observer) -> Self {
+        self.engine.agents = Some(observer);
+        self
+    }
+
+    /// The agents fed by this pipeline, if any.
+    pub fn agents(&self) -> Option<&Observer> {
+        self.engine.agents.as_ref()
+    }
+
+    /// The agents, mutably (live mode feeds them process events and timer ticks).
+    pub fn agents_mut(&mut self) -> Option<&mut Observer> {
+        self.engine.agents.as_mut()
+    }
+
+    /// Writes queued agent findings (live mode calls this when idle).
+    pub fn flush_findings(&mut self) {
+        if let Some(a) = self.engine.agents.as_mut() {
+            a.flush(&mut self.engine.eve);
+        }
+    }
+
+    /// After [`Pipeline::finish`]: the agents' learned state to persist and the number of
+    /// findings written (None without agents).
+    pub fn agent_outcome(&self) -> Option<&(serde_json::Value, u64)> {
+        self.agent_outcome.as_ref()
     }
 
     /// Counters so far.
@@ -144,6 +183,13 @@ impl Pipeline {
 
     /// A decoded packet (replay after `decode`, or live mode building one from a kernel sample).
     pub fn decoded(&mut self, p: Packet<'_>) {
+        self.decoded_inner(p);
+        if let Some(a) = self.engine.agents.as_mut() {
+            a.flush(&mut self.engine.eve);
+        }
+    }
+
+    fn decoded_inner(&mut self, p: Packet<'_>) {
         if p.fragment.is_none() {
             self.engine.packet(&p);
             return;
@@ -183,6 +229,9 @@ impl Pipeline {
         let dropped = self.defrag.expire(ts_ns);
         self.engine.stats.errors[DecodeError::FragTimeout.index()] += dropped;
         self.engine.expire(ts_ns);
+        if let Some(a) = self.engine.agents.as_mut() {
+            a.flush(&mut self.engine.eve);
+        }
     }
 
     /// The kernel reported the end of the flow `key` (initiator order) with its counters
@@ -218,13 +267,16 @@ impl Pipeline {
         self.engine.end_flow(flow, EndReason::Kernel);
     }
 
-    /// End of input: every flow is finished (reason `shutdown`), a stats record is written
-    /// and output flushed.
+    /// End of input: every flow is finished (reason `shutdown`), the agents stop (their last
+    /// findings written), a stats record is written and output flushed.
     pub fn finish(&mut self) -> std::io::Result<()> {
         for flow in self.engine.flows.drain() {
             self.engine.end_flow(flow, EndReason::Shutdown);
         }
         self.engine.stats.errors[DecodeError::FragTimeout.index()] += self.defrag.pending() as u64;
+        if let Some(obs) = self.engine.agents.take() {
+            self.agent_outcome = Some(obs.finish(&mut self.engine.eve));
+        }
         self.engine.write_stats(self.now_ns, self.defrag.stats.reassembled);
         self.engine.eve.flush()
     }
@@ -233,10 +285,19 @@ impl Pipeline {
 struct FlowOut<'a> {
     eve: &'a mut EveWriter,
     ctx: FlowCtx,
+    agents: Option<&'a mut Observer>,
 }
 
 impl AppSink for FlowOut<'_> {
     fn app_event(&mut self, ts_ns: u64, event: AppEvent<'_>) {
+        if let Some(obs) = self.agents.as_deref_mut() {
+            match event {
+                AppEvent::Dns(dir, msg) => obs.dns(ts_ns, &self.ctx, dir, msg),
+                AppEvent::Tls(info) => obs.name(ts_ns, &self.ctx, "tls", info.sni.as_deref().unwrap_or("").as_bytes()),
+                AppEvent::Http(tx) => obs.name(ts_ns, &self.ctx, "http", tx.host.as_deref().unwrap_or(b"")),
+                _ => {}
+            }
+        }
         match event {
             AppEvent::Http(tx) => self.eve.http(ts_ns, &self.ctx, tx),
             AppEvent::Dns(dir, msg) => self.eve.dns(ts_ns, &self.ctx, dir, msg),
@@ -284,9 +345,11 @@ impl Engine {
             self.error(p.ts_ns, e);
         }
         let (canonical, side) = p.key.canonical();
+        let mut new_flow = false;
         let slot = match self.flows.find(&canonical) {
             Some(s) => s,
             None => {
+                new_flow = true;
                 // A TCP flow first seen on a SYN-ACK: the receiver is the client. A flow picked
                 // up without a SYN from a well-known port to an ephemeral one: likewise.
                 let synack = p
@@ -297,8 +360,10 @@ impl Engine {
                 let from_service = ported && no_syn && p.key.sport < 1024 && p.key.dport >= 1024;
                 let (key, client_side) =
                     if synack || from_service { (p.key.reversed(), side ^ 1) } else { (p.key, side) };
-                let (eve, app, stats) = (&mut self.eve, &self.app, &mut self.stats);
-                self.flows.insert(canonical, key, client_side, p.ts_ns, &mut |f, r| finish_flow(eve, app, stats, f, r))
+                let (eve, app, stats, obs) = (&mut self.eve, &self.app, &mut self.stats, &mut self.agents);
+                self.flows.insert(canonical, key, client_side, p.ts_ns, &mut |f, r| {
+                    finish_flow(eve, app, stats, obs.as_mut(), f, r)
+                })
             }
         };
         let depth = self.app.stream_depth;
@@ -308,7 +373,10 @@ impl Engine {
         if let Some(icmp) = p.icmp {
             flow.icmp[dir.index()].get_or_insert(icmp);
         }
-        let mut out = FlowOut { eve: &mut self.eve, ctx: FlowCtx::of(flow) };
+        if let Some(obs) = self.agents.as_mut() {
+            obs.packet(flow, dir, new_flow, p.ts_ns, p.wire_len, p.tcp.map_or(0, |t| t.flags));
+        }
+        let mut out = FlowOut { eve: &mut self.eve, ctx: FlowCtx::of(flow), agents: self.agents.as_mut() };
         let app_cfg = &self.app;
         let ts = p.ts_ns;
         match (p.tcp, flow.streams.as_mut()) {
@@ -331,9 +399,9 @@ impl Engine {
     }
 
     fn expire(&mut self, now_ns: u64) {
-        let (eve, app, stats) = (&mut self.eve, &self.app, &mut self.stats);
+        let (eve, app, stats, obs) = (&mut self.eve, &self.app, &mut self.stats, &mut self.agents);
         self.flows.expire(now_ns, &mut |e| match e {
-            Expired::Ended(f, r) => finish_flow(eve, app, stats, f, r),
+            Expired::Ended(f, r) => finish_flow(eve, app, stats, obs.as_mut(), f, r),
             Expired::Active(f) => {
                 eve.flow(f, EndReason::ActiveTimeout);
                 f.pkts = [0; 2];
@@ -343,7 +411,7 @@ impl Engine {
     }
 
     fn end_flow(&mut self, flow: Flow, reason: EndReason) {
-        finish_flow(&mut self.eve, &self.app, &mut self.stats, flow, reason);
+        finish_flow(&mut self.eve, &self.app, &mut self.stats, self.agents.as_mut(), flow, reason);
     }
 
     fn write_stats(&mut self, ts_ns: u64, reassembled: u64) {
@@ -399,8 +467,15 @@ impl Engine {
 }
 
 /// Flushes a flow's streams and parsers, then writes its flow record.
-fn finish_flow(eve: &mut EveWriter, app: &AppConfig, stats: &mut PipelineStats, mut flow: Flow, reason: EndReason) {
-    let mut out = FlowOut { eve, ctx: FlowCtx::of(&flow) };
+fn finish_flow(
+    eve: &mut EveWriter,
+    app: &AppConfig,
+    stats: &mut PipelineStats,
+    mut agents: Option<&mut Observer>,
+    mut flow: Flow,
+    reason: EndReason,
+) {
+    let mut out = FlowOut { eve, ctx: FlowCtx::of(&flow), agents: agents.as_deref_mut() };
     let ts = flow.last_ns;
     let depth = app.stream_depth;
     if let Some(streams) = flow.streams.as_mut() {
@@ -419,5 +494,8 @@ fn finish_flow(eve: &mut EveWriter, app: &AppConfig, stats: &mut PipelineStats, 
     }
     flow.app.close(ts, &mut out);
     stats.app_flows[flow.app.proto as usize] += 1;
+    if let Some(obs) = agents {
+        obs.flow_end(&flow);
+    }
     eve.flow(&flow, reason);
 }

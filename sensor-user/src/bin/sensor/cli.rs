@@ -49,12 +49,45 @@ pub enum Command {
     /// Replay pcap/pcapng captures (plain or gzip) through the packet pipeline and write
     /// eve.json records (flow, http, dns, tls, ssh, anomaly, stats).
     Replay(ReplayArgs),
+    /// The micro-agents: list them, or print the commented default `[agents]` config.
+    Agents {
+        /// What to show.
+        #[command(subcommand)]
+        what: AgentsCmd,
+    },
     /// Kernel counters of the running sensor.
     Status {
         /// JSON output.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sensor agents ...`.
+#[derive(Subcommand, Debug)]
+pub enum AgentsCmd {
+    /// Every agent, whether it runs by default, and the events it reads.
+    List,
+    /// The default `[agents]` config (TOML), to copy into a config file and edit.
+    Config,
+}
+
+/// Micro-agent options shared by `run` and `replay`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AgentArgs {
+    /// TOML file whose `[agents]` table configures the micro-agents (see `sensor agents config`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run no micro-agents.
+    #[arg(long)]
+    pub no_agents: bool,
+    /// Run only these agents (comma-separated names, see `sensor agents list`).
+    #[arg(long, value_delimiter = ',')]
+    pub agents: Vec<String>,
+    /// Learned baselines: read at start when the file exists, written at the end.
+    /// `run` defaults to STATE_DIR/agents-state.json; `replay` keeps none unless given.
+    #[arg(long)]
+    pub agent_state: Option<PathBuf>,
 }
 
 /// XDP attach mode.
@@ -111,6 +144,13 @@ pub struct RunArgs {
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Auth log files (sshd/PAM lines) to follow for the brute_force agent (repeatable);
+    /// the systemd journal is read too when journald runs.
+    #[arg(long = "auth-log")]
+    pub auth_logs: Vec<PathBuf>,
+    /// Micro-agents.
+    #[command(flatten)]
+    pub agents: AgentArgs,
 }
 
 /// `sensor replay`.
@@ -140,4 +180,7 @@ pub struct ReplayArgs {
     /// No summary table on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Micro-agents.
+    #[command(flatten)]
+    pub agents: AgentArgs,
 }

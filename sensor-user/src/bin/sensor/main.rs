@@ -1,5 +1,7 @@
 //! The `sensor` binary: a thin main over `sensor_user`.
 
+mod agents;
+mod auth;
 mod cli;
 mod replay;
 
@@ -17,12 +19,14 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use cli::{Cli, Command, RunArgs, XdpModeArg};
 use sensor_user::{
+    agents::{from_kernel::from_kernel, runtime::Dispatcher},
     block::{BlockMaps, Cidr, notes, parse_ttl},
     event::{Event, write_json_line},
     kernel::{self, RingReader, Sensor, SensorOptions, XdpModeChoice, ring::EventSink},
     packet::{
         eve::{EveTypes, EveWriter, RecordType},
         live::LiveFeed,
+        observe::Observer,
         pipeline::{Pipeline, PipelineConfig},
     },
     sys,
@@ -45,8 +49,9 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<()> {
     let notes_path = cli.state_dir.join("block-notes.json");
     match cli.command {
-        Command::Run(args) => run(&cli.pin_dir, args),
+        Command::Run(args) => run(&cli.pin_dir, &cli.state_dir, args),
         Command::Replay(args) => replay::run(args),
+        Command::Agents { what } => agents::command(&what),
         Command::Block { cidr, ttl, reason } => {
             let cidr: Cidr = cidr.parse()?;
             let ttl_d = parse_ttl(&ttl)?;
@@ -130,18 +135,25 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// Prints events as JSON lines (when asked) and counts them by type.
+/// Prints events as JSON lines (when asked), feeds the packet pipeline (network ring) or
+/// the agents (process ring).
 struct PrintSink {
     print: bool,
     out: BufWriter<Stdout>,
     failed: bool,
     live: Option<LiveFeed>,
+    agents: Option<(Dispatcher, u64)>,
 }
 
 impl EventSink for PrintSink {
     fn on_event(&mut self, ev: &Event) {
         if let Some(live) = self.live.as_mut() {
             live.on_event(ev);
+        }
+        if let Some((d, offset)) = self.agents.as_mut() {
+            if let Some(e) = from_kernel(ev, *offset) {
+                d.on_event(&e);
+            }
         }
         if self.print && !self.failed && write_json_line(&mut self.out, ev).is_err() {
             self.failed = true;
@@ -152,9 +164,14 @@ impl EventSink for PrintSink {
             self.failed = true;
         }
     }
+    fn on_idle(&mut self) {
+        if let Some(live) = self.live.as_mut() {
+            live.flush_findings();
+        }
+    }
 }
 
-fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
+fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     let defaults = SensorOptions::default();
     let opts = SensorOptions {
         object: a.object.unwrap_or_else(kernel::default_object_path),
@@ -187,21 +204,42 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     }
     let (net, proc_ring) = sensor.take_rings()?;
     let mut blocks = sensor.take_block_maps()?;
-    let live = match &a.eve {
-        Some(path) => {
-            let file =
-                std::fs::File::create(path).with_context(|| format!("cannot create eve output {}", path.display()))?;
-            let eve = EveWriter::new(Some(Box::new(file)), EveTypes::default());
-            Some(LiveFeed::new(Pipeline::new(PipelineConfig::default(), eve)))
+    let _intel = crate::agents::intel_feeds(&a.agents, &mut blocks)?;
+    let agents = crate::agents::build(&a.agents, Some(state_dir.join("agents-state.json")), Some(2))?;
+    let (mut live, mut state_path, mut proc_agents, mut log_agents) = (None, None, None, None);
+    if a.eve.is_some() || agents.is_some() {
+        let out: Option<Box<dyn Write + Send>> = match &a.eve {
+            Some(path) => Some(Box::new(
+                std::fs::File::create(path).with_context(|| format!("cannot create eve output {}", path.display()))?,
+            )),
+            None => None,
+        };
+        let mut pipeline = Pipeline::new(PipelineConfig::default(), EveWriter::new(out, EveTypes::default()));
+        if let Some((rt, path)) = agents {
+            let seeded = rt.context().seed_from_proc(0);
+            eprintln!("agents: {} ({} processes seeded from /proc)", rt.agents().join(", "), seeded);
+            proc_agents = rt.dispatcher();
+            log_agents = rt.dispatcher();
+            state_path = path;
+            pipeline = pipeline.with_agents(Observer::new(rt).printing(true));
         }
-        None => None,
+        live = Some(LiveFeed::new(pipeline));
+    }
+    let offset = live.as_ref().map_or(0, LiveFeed::offset_ns);
+    let sink = || PrintSink {
+        print: a.print_events,
+        out: BufWriter::new(std::io::stdout()),
+        failed: false,
+        live: None,
+        agents: None,
     };
-    let sink =
-        || PrintSink { print: a.print_events, out: BufWriter::new(std::io::stdout()), failed: false, live: None };
     let mut net_sink = sink();
     net_sink.live = live;
+    let mut proc_sink = sink();
+    proc_sink.agents = proc_agents.take().map(|d| (d, offset));
     let net_reader = RingReader::spawn("ring-net", net, Arc::clone(&stop), net_sink)?;
-    let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), sink())?;
+    let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), proc_sink)?;
+    let mut auth = crate::auth::AuthFeed::start(&a.auth_logs, log_agents.take(), offset)?;
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
     let started = Instant::now();
@@ -211,8 +249,10 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
         if a.duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
             break;
         }
+        auth.poll();
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = Instant::now();
+            auth.tick(sys::monotonic_ns() + offset);
             if let Ok(n) = blocks.sweep_expired(sys::monotonic_ns()) {
                 if n > 0 {
                     eprintln!("expired {n} block(s)");
@@ -222,8 +262,16 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     }
     stop.store(true, Relaxed);
     let (ns, ps) = (Arc::clone(&net_reader.stats), Arc::clone(&proc_reader.stats));
+    // The agent shards stop once every dispatcher is gone: the process ring's and the
+    // log reader's go first, then the pipeline finishes the runtime.
+    let _ = proc_reader.join();
+    auth.finish();
     if let Some(mut live) = net_reader.join().and_then(|s| s.live) {
         live.finish().context("writing eve output")?;
+        if let Some((state, n)) = live.pipeline().agent_outcome() {
+            crate::agents::save(state_path.as_deref(), state)?;
+            eprintln!("agents: {n} finding(s)");
+        }
         let p = live.pipeline();
         eprintln!(
             "packet pipeline: {} samples, {} flows, records: flow {}, http {}, dns {}, tls {}, ssh {}",
@@ -236,7 +284,6 @@ fn run(pin_dir: &std::path::Path, a: RunArgs) -> Result<()> {
             p.eve().count(RecordType::Ssh)
         );
     }
-    let _ = proc_reader.join();
     let counters = sensor.counters()?;
     eprintln!(
         "stopped after {:.1}s: {} network and {} process events decoded, {} decode errors, {} lost in the kernel (ring full)",

@@ -9,6 +9,7 @@ use sensor_user::packet::{
     decode::DecodeError,
     eve::{EveTypes, EveWriter, RecordType},
     flow::FlowConfig,
+    observe::Observer,
     pipeline::{Pipeline, PipelineConfig},
     replay::{ReplayReport, expand_inputs, replay_files},
 };
@@ -32,8 +33,16 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     };
     cfg.app.http.body_limit = args.http_body_limit;
     let mut pipeline = Pipeline::new(cfg, EveWriter::new(Some(out), types));
+    let mut state_path = None;
+    if let Some((rt, path)) = crate::agents::build(&args.agents, None, None)? {
+        pipeline = pipeline.with_agents(Observer::new(rt));
+        state_path = path;
+    }
     let report = replay_files(&mut pipeline, &files, !args.no_progress);
     pipeline.finish().with_context(|| format!("writing eve output {}", args.eve))?;
+    if let Some((state, _)) = pipeline.agent_outcome() {
+        crate::agents::save(state_path.as_deref(), state)?;
+    }
     if !args.quiet {
         eprint!("{}", summary(&pipeline, &report));
     }
@@ -86,6 +95,9 @@ fn summary(p: &Pipeline, r: &ReplayReport) -> String {
     row("flows", format!("{} (timed out {}, evicted {}, peak {})", fl.created, fl.timed_out, fl.evicted, fl.peak));
     let records: Vec<String> = RecordType::ALL.iter().map(|t| format!("{} {}", t.name(), p.eve().count(*t))).collect();
     row("records", records.join(", "));
+    if let Some((_, n)) = p.agent_outcome() {
+        row("findings", n.to_string());
+    }
     let errors: Vec<String> = DecodeError::ALL
         .iter()
         .filter(|e| **e != DecodeError::NonIp && st.errors[e.index()] > 0)

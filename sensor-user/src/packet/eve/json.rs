@@ -65,7 +65,11 @@ impl<'a> Json<'a> {
     /// A float with fixed precision (used for rates in stats).
     pub fn f64(&mut self, k: &str, v: f64) -> &mut Self {
         self.key(k);
-        let _ = write!(Fmt(self.buf), "{v:.3}");
+        if v.is_finite() {
+            let _ = write!(Fmt(self.buf), "{v:.3}");
+        } else {
+            self.buf.extend_from_slice(b"null");
+        }
         self
     }
 
@@ -133,6 +137,20 @@ impl<'a> Json<'a> {
                 self.buf.push(b',');
             }
             escape(self.buf, item);
+        }
+        self.buf.push(b']');
+        self
+    }
+
+    /// An array of numbers.
+    pub fn u64_arr(&mut self, k: &str, items: impl IntoIterator<Item = u64>) -> &mut Self {
+        self.key(k);
+        self.buf.push(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            let _ = std::fmt::Write::write_fmt(&mut Fmt(self.buf), format_args!("{item}"));
         }
         self.buf.push(b']');
         self

@@ -6,6 +6,7 @@
 //! fixed, so the same input gives byte-identical output.
 
 mod community_id;
+mod finding;
 mod json;
 mod records;
 
@@ -13,7 +14,7 @@ use std::io::{self, Write};
 
 pub use community_id::community_id;
 pub use json::{Json, escape, timestamp};
-pub use records::{FlowCtx, proto_name, tls_version_name};
+pub use records::{FlowCtx, ip, proto_name, tls_version_name};
 
 /// Record types, for counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

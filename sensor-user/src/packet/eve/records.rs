@@ -35,7 +35,8 @@ impl FlowCtx {
     }
 }
 
-fn ip(bytes: &[u8; 16], fam: u8) -> IpAddr {
+/// An address field of `family` as an [`IpAddr`].
+pub fn ip(bytes: &[u8; 16], fam: u8) -> IpAddr {
     if fam == family::V4 {
         IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
     } else {

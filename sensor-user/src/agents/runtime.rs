@@ -1,0 +1,423 @@
+//! The agent host: feeds the context, routes each event to the agents that want it, ticks
+//! them on event time, and collects their findings.
+//!
+//! Two modes. Inline (`shards = 0`, replay's default): every agent instance runs on the
+//! caller's thread, so a replay stays deterministic. Sharded: `shards` threads each own
+//! one instance of every enabled agent; an event goes to the shard `shard_key % shards` of
+//! each agent that wants it, through a bounded preallocated queue per shard (events that do
+//! not fit are dropped and counted, never blocking the ring readers). Findings from all
+//! shards go to one bounded [`FindingQueue`].
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+    },
+    thread::JoinHandle,
+};
+
+use super::{
+    agent::{DynAgent, Emitter},
+    config::{AgentsConfig, Enabled},
+    context::Context,
+    event::Event,
+    finding::{Finding, FindingQueue},
+};
+
+/// Counters of the host.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// Events given to the host.
+    pub events: AtomicU64,
+    /// Agent deliveries (an event wanted by three agents counts three).
+    pub deliveries: AtomicU64,
+    /// Events whose time was before the latest seen (clock went backwards).
+    pub backwards: AtomicU64,
+    /// Events dropped because a shard queue was full.
+    pub shard_dropped: AtomicU64,
+}
+
+#[allow(clippy::large_enum_variant, reason = "events are copied into the preallocated shard queue, never boxed")]
+enum Msg {
+    Event { agents: u64, ev: Event },
+    Tick(u64),
+}
+
+struct Shards {
+    senders: Vec<SyncSender<Msg>>,
+    handles: Vec<JoinHandle<Vec<Box<dyn DynAgent>>>>,
+}
+
+enum Mode {
+    Inline(Vec<Box<dyn DynAgent>>),
+    Sharded(Shards),
+}
+
+/// What the dispatcher needs about each enabled agent.
+#[derive(Clone, Copy)]
+struct Route {
+    interest: u16,
+    shard_key: fn(&Event) -> u64,
+}
+
+/// Routes events to the shards from another producer thread (live mode: the process ring
+/// and the log reader each hold one). Only sharded runtimes hand them out.
+#[derive(Clone)]
+pub struct Dispatcher {
+    routes: Arc<[Route]>,
+    union: u16,
+    senders: Vec<SyncSender<Msg>>,
+    context: Arc<Context>,
+    stats: Arc<RuntimeStats>,
+    clock_ns: u64,
+    next_tick_ns: u64,
+    tick_ns: u64,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("shards", &self.senders.len()).finish()
+    }
+}
+
+impl Dispatcher {
+    /// Whether any running agent wants events of `kind`.
+    pub fn wants(&self, kind: u16) -> bool {
+        self.union & kind != 0
+    }
+
+    /// The shared context.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.context
+    }
+
+    /// One event (see [`Runtime::on_event`]).
+    pub fn on_event(&mut self, ev: &Event) {
+        self.stats.events.fetch_add(1, Relaxed);
+        let kind = ev.kind();
+        if self.union & kind == 0 {
+            return;
+        }
+        let ts = ev.ts_ns();
+        if ts < self.clock_ns {
+            self.stats.backwards.fetch_add(1, Relaxed);
+        } else {
+            self.clock_ns = ts;
+        }
+        self.context.observe(ev);
+        send_to_shards(&self.routes, &self.senders, &self.stats, kind, ev);
+        if self.clock_ns >= self.next_tick_ns {
+            self.tick(self.clock_ns);
+        }
+    }
+
+    /// Ticks every shard at `now_ns`.
+    pub fn tick(&mut self, now_ns: u64) {
+        self.clock_ns = self.clock_ns.max(now_ns);
+        self.next_tick_ns = self.clock_ns.saturating_add(self.tick_ns);
+        for s in &self.senders {
+            let _ = s.send(Msg::Tick(self.clock_ns));
+        }
+    }
+}
+
+fn send_to_shards(routes: &[Route], senders: &[SyncSender<Msg>], stats: &RuntimeStats, kind: u16, ev: &Event) {
+    let n = senders.len() as u64;
+    if n == 0 {
+        return;
+    }
+    // Agents per shard for this event: a bit per agent (at most 64 agents, 64 shards).
+    let mut masks = [0u64; 64];
+    for (i, r) in routes.iter().enumerate().take(64) {
+        if r.interest & kind != 0 {
+            let s = ((r.shard_key)(ev) % n) as usize;
+            masks[s % 64] |= 1 << i;
+        }
+    }
+    for (s, tx) in senders.iter().enumerate() {
+        let m = masks[s % 64];
+        if m == 0 {
+            continue;
+        }
+        match tx.try_send(Msg::Event { agents: m, ev: *ev }) {
+            Ok(()) => {
+                stats.deliveries.fetch_add(u64::from(m.count_ones()), Relaxed);
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                stats.shard_dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// The agent host.
+pub struct Runtime {
+    names: Vec<&'static str>,
+    routes: Arc<[Route]>,
+    union: u16,
+    mode: Mode,
+    context: Arc<Context>,
+    queue: FindingQueue,
+    rx: Receiver<Finding>,
+    stats: Arc<RuntimeStats>,
+    clock_ns: u64,
+    tick_ns: u64,
+    next_tick_ns: u64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("agents", &self.names).finish()
+    }
+}
+
+impl Runtime {
+    /// A host for the agents `cfg` enables, with a fresh context, restoring learned
+    /// state from `state` (a value written by [`Runtime::save_state`]) when given.
+    pub fn new(cfg: AgentsConfig, state: Option<&serde_json::Value>) -> std::io::Result<Self> {
+        Self::with_context(cfg, Arc::new(Context::default()), state)
+    }
+
+    /// Like [`Runtime::new`] with a given context.
+    pub fn with_context(
+        cfg: AgentsConfig,
+        context: Arc<Context>,
+        state: Option<&serde_json::Value>,
+    ) -> std::io::Result<Self> {
+        let rc = cfg.runtime;
+        let (queue, rx) = FindingQueue::bounded(rc.finding_queue);
+        let names: Vec<_> = cfg.enabled.iter().map(|e| e.entry.name).collect();
+        let routes: Arc<[Route]> =
+            cfg.enabled.iter().map(|e| Route { interest: e.entry.interest, shard_key: e.entry.shard_key }).collect();
+        let union = routes.iter().fold(0, |u, r| u | r.interest);
+        let make = |enabled: &[Enabled]| -> Vec<Box<dyn DynAgent>> {
+            enabled
+                .iter()
+                .map(|e| {
+                    let mut a = (e.factory)();
+                    if let Some(v) = state.and_then(|s| s.get(e.entry.name)).and_then(|v| v.as_array()) {
+                        for part in v {
+                            a.load(part);
+                        }
+                    }
+                    a
+                })
+                .collect()
+        };
+        let mode = if rc.shards == 0 {
+            Mode::Inline(make(&cfg.enabled))
+        } else {
+            let mut shards = Shards { senders: Vec::new(), handles: Vec::new() };
+            for i in 0..rc.shards {
+                let agents = make(&cfg.enabled);
+                let (tx, rx_ev) = sync_channel::<Msg>(rc.shard_queue);
+                let (cx, q) = (Arc::clone(&context), queue.clone());
+                let handle = std::thread::Builder::new()
+                    .name(format!("agents-{i}"))
+                    .spawn(move || shard_loop(agents, &rx_ev, &cx, &q))?;
+                shards.senders.push(tx);
+                shards.handles.push(handle);
+            }
+            Mode::Sharded(shards)
+        };
+        let tick_ns = rc.tick_ms.max(1) * 1_000_000;
+        Ok(Self {
+            names,
+            routes,
+            union,
+            mode,
+            context,
+            queue,
+            rx,
+            stats: Arc::new(RuntimeStats::default()),
+            clock_ns: 0,
+            tick_ns,
+            next_tick_ns: 0,
+        })
+    }
+
+    /// Names of the running agents.
+    pub fn agents(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// The shared context.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.context
+    }
+
+    /// The host's counters.
+    pub fn stats(&self) -> &Arc<RuntimeStats> {
+        &self.stats
+    }
+
+    /// The finding queue's counters (sent, overflow).
+    pub fn queue(&self) -> &FindingQueue {
+        &self.queue
+    }
+
+    /// Whether any running agent wants events of `kind`.
+    pub fn wants(&self, kind: u16) -> bool {
+        self.union & kind != 0
+    }
+
+    /// A dispatcher for another producer thread (sharded runtimes only). Drop every
+    /// dispatcher before [`Runtime::finish`], which waits for the shards to drain.
+    pub fn dispatcher(&self) -> Option<Dispatcher> {
+        let Mode::Sharded(shards) = &self.mode else { return None };
+        Some(Dispatcher {
+            routes: Arc::clone(&self.routes),
+            union: self.union,
+            senders: shards.senders.clone(),
+            context: Arc::clone(&self.context),
+            stats: Arc::clone(&self.stats),
+            clock_ns: self.clock_ns,
+            next_tick_ns: self.next_tick_ns,
+            tick_ns: self.tick_ns,
+        })
+    }
+
+    /// One event: context first, then every agent that wants it; ticks when event time
+    /// passes the next tick. Allocates nothing unless an agent emits a finding.
+    pub fn on_event(&mut self, ev: &Event) {
+        self.stats.events.fetch_add(1, Relaxed);
+        let kind = ev.kind();
+        if self.union & kind == 0 {
+            return;
+        }
+        let ts = ev.ts_ns();
+        if ts < self.clock_ns {
+            self.stats.backwards.fetch_add(1, Relaxed);
+        } else {
+            self.clock_ns = ts;
+        }
+        self.context.observe(ev);
+        match &mut self.mode {
+            Mode::Inline(agents) => {
+                let mut out = Emitter::new(&self.queue, &self.context);
+                let mut n = 0;
+                for (a, r) in agents.iter_mut().zip(self.routes.iter()) {
+                    if r.interest & kind != 0 {
+                        a.on_event(ev, &self.context, &mut out);
+                        n += 1;
+                    }
+                }
+                self.stats.deliveries.fetch_add(n, Relaxed);
+            }
+            Mode::Sharded(shards) => {
+                let senders: &[SyncSender<Msg>] = &shards.senders;
+                send_to_shards(&self.routes, senders, &self.stats, kind, ev);
+            }
+        }
+        if self.clock_ns >= self.next_tick_ns {
+            self.tick(self.clock_ns);
+        }
+    }
+
+    /// Ticks every agent at `now_ns` (event time; live mode also calls this from a timer).
+    pub fn tick(&mut self, now_ns: u64) {
+        self.clock_ns = self.clock_ns.max(now_ns);
+        self.next_tick_ns = self.clock_ns.saturating_add(self.tick_ns);
+        match &mut self.mode {
+            Mode::Inline(agents) => {
+                let mut out = Emitter::new(&self.queue, &self.context);
+                for a in agents.iter_mut() {
+                    a.on_tick(self.clock_ns, &self.context, &mut out);
+                }
+            }
+            Mode::Sharded(shards) => {
+                for s in &shards.senders {
+                    // A tick may wait for room: it is rare and must not be lost.
+                    let _ = s.send(Msg::Tick(self.clock_ns));
+                }
+            }
+        }
+    }
+
+    /// Hands every queued finding to `f`, oldest first.
+    pub fn drain(&mut self, mut f: impl FnMut(Finding)) {
+        while let Ok(x) = self.rx.try_recv() {
+            f(x);
+        }
+    }
+
+    /// Stops the shards (after a last tick at the latest event time), drains the
+    /// remaining findings into `f` and returns the learned state to persist.
+    pub fn finish(mut self, mut f: impl FnMut(Finding)) -> serde_json::Value {
+        self.tick(self.clock_ns);
+        let agents: Vec<Vec<Box<dyn DynAgent>>> = match self.mode {
+            Mode::Inline(a) => vec![a],
+            Mode::Sharded(shards) => {
+                // Shards stop when every sender is gone (dispatchers handed out included).
+                drop(shards.senders);
+                shards.handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            }
+        };
+        while let Ok(x) = self.rx.try_recv() {
+            f(x);
+        }
+        let mut state: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+        for shard in &agents {
+            for a in shard {
+                if let Some(v) = a.save() {
+                    state.entry(a.name()).or_default().push(v);
+                }
+            }
+        }
+        serde_json::to_value(state).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn shard_loop(
+    mut agents: Vec<Box<dyn DynAgent>>,
+    rx: &Receiver<Msg>,
+    cx: &Context,
+    q: &FindingQueue,
+) -> Vec<Box<dyn DynAgent>> {
+    let mut out = Emitter::new(q, cx);
+    let mut last_tick = 0;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Event { agents: mask, ev } => {
+                for (i, a) in agents.iter_mut().enumerate().take(64) {
+                    if mask & (1 << i) != 0 {
+                        a.on_event(&ev, cx, &mut out);
+                    }
+                }
+            }
+            Msg::Tick(now) => {
+                // Several dispatchers tick on their own clocks: keep time monotonic.
+                if now < last_tick {
+                    continue;
+                }
+                last_tick = now;
+                for a in agents.iter_mut() {
+                    a.on_tick(now, cx, &mut out);
+                }
+            }
+        }
+    }
+    agents
+}
+
+/// Reads a state file written by [`save_state_file`]; a missing file is no state, a
+/// damaged one is an error naming the file.
+pub fn load_state_file(path: &std::path::Path) -> Result<Option<serde_json::Value>, String> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes learned state atomically (temporary file, then rename).
+pub fn save_state_file(path: &std::path::Path, state: &serde_json::Value) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(state).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&tmp, path)
+}
