@@ -73,16 +73,29 @@ impl Replayed {
 
 /// Replays `files` through a default pipeline, eve output collected in memory.
 pub fn replay(files: &[PathBuf]) -> Replayed {
-    replay_inner(files, None)
+    replay_inner(files, None).0
 }
 
 /// Replays `files` with every default micro-agent running inline.
 pub fn replay_with_agents(files: &[PathBuf]) -> Replayed {
     let rt = Runtime::new(AgentsConfig::defaults(), None).expect("inline runtime starts");
-    replay_inner(files, Some(rt))
+    replay_inner(files, Some(rt)).0
 }
 
-fn replay_inner(files: &[PathBuf], agents: Option<Runtime>) -> Replayed {
+/// Replays `files` with the agents of `rt`.
+pub fn replay_with_runtime(files: &[PathBuf], rt: Runtime) -> Replayed {
+    replay_inner(files, Some(rt)).0
+}
+
+/// Replays `files` with the default agents starting from learned `state`; returns the
+/// records and the state to persist.
+pub fn replay_with_state(files: &[PathBuf], state: Option<&Value>) -> (Replayed, Value) {
+    let rt = Runtime::new(AgentsConfig::defaults(), state).expect("inline runtime starts");
+    let (r, s) = replay_inner(files, Some(rt));
+    (r, s.unwrap_or(Value::Null))
+}
+
+fn replay_inner(files: &[PathBuf], agents: Option<Runtime>) -> (Replayed, Option<Value>) {
     let buf = SharedBuf::default();
     let mut p =
         Pipeline::new(PipelineConfig::default(), EveWriter::new(Some(Box::new(buf.clone())), EveTypes::default()));
@@ -91,6 +104,7 @@ fn replay_inner(files: &[PathBuf], agents: Option<Runtime>) -> Replayed {
     }
     let report = replay_files(&mut p, files, false);
     p.finish().expect("in-memory output cannot fail");
+    let state = p.agent_outcome().map(|(s, _)| s.clone());
     drop(p);
     let raw = buf.0.lock().expect("not poisoned").clone();
     let records = raw
@@ -100,7 +114,7 @@ fn replay_inner(files: &[PathBuf], agents: Option<Runtime>) -> Replayed {
             serde_json::from_slice(l).unwrap_or_else(|e| panic!("invalid eve line {}: {e}", String::from_utf8_lossy(l)))
         })
         .collect();
-    Replayed { raw, records, report }
+    (Replayed { raw, records, report }, state)
 }
 
 /// `tshark -r FILE -Y FILTER -T fields -e F...`: one row per packet, repeated values of a field

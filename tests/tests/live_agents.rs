@@ -177,3 +177,47 @@ fn building_and_testing_a_crate_under_the_sensor_stays_quiet() {
         high.iter().map(|l| **l).collect::<Vec<_>>().join("\n")
     );
 }
+
+#[test]
+fn failed_logins_appended_to_a_followed_auth_log_raise_brute_force() {
+    if !privileged(true) {
+        return;
+    }
+    let _one = serial();
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let state = Remove(std::env::temp_dir().join(tests::unique("agents-state-")));
+    let log = Remove(std::env::temp_dir().join(tests::unique("auth-log-")));
+    std::fs::write(&log.0, "Nov 21 09:59:00 host sshd[10]: Server listening on 0.0.0.0 port 22.\n").expect("log");
+    let sensor = SensorProcess::start(
+        Some(&net.ns_a),
+        &pins.path,
+        &[
+            "--iface",
+            &net.if_a,
+            "--no-egress",
+            "--no-tracepoints",
+            "--agent-state",
+            state.0.to_str().expect("utf8"),
+            "--auth-log",
+            log.0.to_str().expect("utf8"),
+        ],
+    );
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log.0).expect("append");
+    for (i, user) in ["admin", "root", "oracle", "test", "guest", "ubuntu", "pi"].iter().enumerate() {
+        writeln!(
+            f,
+            "Nov 21 10:00:{i:02} host sshd[{}]: Failed password for invalid user {user} from 203.0.113.77 port {} ssh2",
+            100 + i,
+            40000 + i
+        )
+        .expect("line");
+        // A malformed line between the real ones is counted, not fatal.
+        f.write_all(b"Nov 21 10:00:00 host sshd[1]: Failed password for \xff\xfe from 999.1.1.1 port x\n")
+            .expect("junk");
+    }
+    f.flush().expect("flush");
+    let line = wait_for_line(&sensor, |l| l.contains("finding brute_force") && l.contains("203.0.113.77"))
+        .unwrap_or_else(|| panic!("no brute_force finding; sensor stderr:\n{}", sensor.stderr()));
+    assert!(line.contains("203.0.113.77"), "{line}");
+}

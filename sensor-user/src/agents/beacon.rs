@@ -14,7 +14,10 @@
 //! jitter (x1 at CV 0, x0.4 at `max_cv`), so only long, tight series pass 0.5; browsers
 //! polling a page do not reconnect on a steady clock, and keep-alive reuses one flow. Pairs
 //! between two internal (private) addresses, where monitoring and health checks live, are
-//! capped at `internal_max_confidence` (0.45). Multicast and broadcast destinations and
+//! capped at `internal_max_confidence` (0.45), an external client calling an internal server
+//! (scanners and brute-forcers retry on a clock too; implants call out) at
+//! `inbound_max_confidence` (0.3), and a series of mostly unanswered attempts is scaled by
+//! 0.6. Multicast and broadcast destinations and
 //! `ignore_ports` (DNS, DHCP, NTP, NetBIOS, SSDP, mDNS, LLMNR) are skipped. Technique T1573
 //! (encrypted channel) for TLS, T1071.001 for HTTP, T1071 otherwise. A pair is reported again
 //! within `cooldown_s` (3600 s) only when its confidence enters a higher band.
@@ -27,7 +30,7 @@ use std::net::IpAddr;
 use super::{
     agent::{Agent, Emitter, ns_secs, secs_ns},
     context::{Context, NAME_KEEP},
-    event::{Event, FlowSummary, addr_key, int_key, ip_proto, kind},
+    event::{Event, FlowSummary, addr_key, int_key, ip_proto, kind, tcp},
     finding::{Entities, Evidence, Finding, Severity},
     sketch::{BoundedTable, PortSet, is_internal, is_unicast},
 };
@@ -53,6 +56,9 @@ pub struct BeaconConfig {
     pub ignore_ports: Vec<u16>,
     /// Highest confidence for a pair of two internal addresses (default 0.45).
     pub internal_max_confidence: f64,
+    /// Highest confidence for an external client calling an internal server: an implant
+    /// calls out, not in (default 0.3).
+    pub inbound_max_confidence: f64,
     /// Pairs tracked at once (default 32768).
     pub max_pairs: usize,
     /// Hold-off between findings about one pair, seconds (default 3600).
@@ -69,6 +75,7 @@ impl Default for BeaconConfig {
             max_interval_s: 21_600.0,
             ignore_ports: vec![53, 67, 68, 123, 137, 138, 1900, 5353, 5355],
             internal_max_confidence: 0.45,
+            inbound_max_confidence: 0.3,
             max_pairs: 32_768,
             cooldown_s: 3600.0,
         }
@@ -93,6 +100,9 @@ struct Series {
     len: u8,
     /// Starts merged into a neighbour (decays as the ring turns over).
     merged: u32,
+    /// Connections added, and those answered (TCP handshake, or a UDP reply).
+    added: u32,
+    answered: u32,
     last_flow: u64,
     last_emit_ns: u64,
     last_band: u8,
@@ -107,6 +117,8 @@ impl Default for Series {
             starts: [0; MAX_HISTORY],
             len: 0,
             merged: 0,
+            added: 0,
+            answered: 0,
             last_flow: u64::MAX,
             last_emit_ns: 0,
             last_band: 0,
@@ -256,6 +268,10 @@ impl Beacon {
         }
         s.sample[s.sampled as usize % SAMPLE] = f.flow_id;
         s.sampled = s.sampled.wrapping_add(1);
+        let synack = f.flags_to_client & (tcp::SYN | tcp::ACK) == tcp::SYN | tcp::ACK;
+        let answered = if f.proto == ip_proto::TCP { f.established || synack } else { f.pkts_to_client > 0 };
+        s.added = s.added.saturating_add(1);
+        s.answered = s.answered.saturating_add(u32::from(answered));
         let cfg = &self.cfg;
         let (n, mean_ms, cv, span_ms) = s.stats();
         // More than two merged connections per interval: a chatty client, not check-ins.
@@ -270,9 +286,18 @@ impl Beacon {
         let reps = ((n - cfg.min_intervals) as f64 / (full - cfg.min_intervals) as f64).clamp(0.0, 1.0);
         let jitter = 1.0 - 0.6 * (cv / cfg.max_cv.max(1e-9)).clamp(0.0, 1.0);
         let mut conf = (0.25 + 0.55 * reps) * jitter;
+        // Mostly failed attempts: a retrying client (or a C2 that is down): weaker.
+        let failing = 2 * s.answered < s.added;
+        if failing {
+            conf *= 0.6;
+        }
         let internal = is_internal(&f.client) && is_internal(&f.server);
+        let inbound = !is_internal(&f.client) && is_internal(&f.server);
         if internal {
             conf = conf.min(cfg.internal_max_confidence);
+        }
+        if inbound {
+            conf = conf.min(cfg.inbound_max_confidence);
         }
         let conf = conf.clamp(0.0, 0.99) as f32;
         let cooled = s.last_emit_ns == 0 || ts >= s.last_emit_ns.saturating_add(self.cooldown_ns);
@@ -298,7 +323,12 @@ impl Beacon {
             n + 1,
             human(mean_ms),
             human(f64::from(span_ms)),
-            if internal { "; both ends internal" } else { "" }
+            match (internal, inbound, failing) {
+                (true, _, _) => "; both ends internal",
+                (_, true, _) => "; inbound from an external client",
+                (_, _, true) => "; mostly unanswered",
+                _ => "",
+            }
         );
         out.emit(Finding::new(
             Self::NAME,
@@ -404,23 +434,10 @@ pub fn steady_events(n: usize) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::finding::FindingQueue;
-
-    const S: u64 = 1_000_000_000;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address")
-    }
-
-    fn run(agent: &mut Beacon, events: &[Event]) -> Vec<Finding> {
-        let cx = Context::default();
-        let (q, rx) = FindingQueue::bounded(4096);
-        let mut out = Emitter::new(&q, &cx);
-        for e in events {
-            agent.on_event(e, &cx, &mut out);
-        }
-        rx.try_iter().collect()
-    }
+    use crate::agents::{
+        finding::FindingQueue,
+        testkit::{S, ip, run},
+    };
 
     /// `n` connections every `period` seconds with a jitter of +-`jitter` (fraction).
     fn periodic(client: IpAddr, server: IpAddr, port: u16, n: u64, period: f64, jitter: f64) -> Vec<Event> {
@@ -487,6 +504,29 @@ mod tests {
         let f = got.last().expect("reported weakly");
         assert!(f.confidence <= 0.45, "{}", f.confidence);
         assert!(f.reason.contains("internal"));
+    }
+
+    #[test]
+    fn inbound_retries_and_unanswered_attempts_are_weak() {
+        let (c, s) = (ip("136.243.174.154"), ip("10.10.10.10"));
+        let got = run(&mut Beacon::new(&BeaconConfig::default()), &periodic(c, s, 9069, 30, 5.0, 0.0));
+        assert!(got.iter().all(|f| f.confidence <= 0.3), "{got:?}");
+        let (c, s) = (ip("10.0.2.15"), ip("45.9.74.78"));
+        let ev: Vec<Event> = periodic(c, s, 443, 20, 60.0, 0.0)
+            .into_iter()
+            .map(|e| match e {
+                Event::FlowEnd(mut f) => {
+                    f.established = false;
+                    f.flags_to_client = 0;
+                    f.pkts_to_client = 0;
+                    Event::FlowEnd(f)
+                }
+                e => e,
+            })
+            .collect();
+        let got = run(&mut Beacon::new(&BeaconConfig::default()), &ev);
+        let f = got.last().expect("still reported");
+        assert!(f.confidence < 0.5 && f.reason.contains("unanswered"), "{f:?}");
     }
 
     #[test]

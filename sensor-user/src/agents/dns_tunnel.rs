@@ -653,7 +653,13 @@ pub struct DnsTunnel {
     /// Start of the current minute of single-name findings, and how many were emitted.
     single_budget: (u64, u32),
     stats: DnsTunnelStats,
+    /// Scores of recently seen names (direct-mapped by name hash): ordinary traffic asks
+    /// for the same names again and again, and scoring is the costly part.
+    name_cache: Box<[(u64, Option<NameStats>)]>,
 }
+
+/// Slots of the name-score cache.
+const NAME_CACHE: usize = 4096;
 
 /// Mixes two keys into one table key.
 fn mix(a: u64, b: u64) -> u64 {
@@ -684,7 +690,16 @@ impl DnsTunnel {
             return;
         }
         let name = d.qname.as_bytes();
-        let st = analyze_name(name, &self.allow);
+        let name_key = super::event::bytes_key(name);
+        let slot = &mut self.name_cache[(name_key as usize) & (NAME_CACHE - 1)];
+        let st = match slot {
+            (k, Some(st)) if *k == name_key => *st,
+            _ => {
+                let st = analyze_name(name, &self.allow);
+                *slot = (name_key, Some(st));
+                st
+            }
+        };
         if st.exempt != Exempt::No {
             self.stats.exempt += 1;
             return;
@@ -726,7 +741,6 @@ impl DnsTunnel {
         if st.binary > 0 {
             e.binary_names = e.binary_names.saturating_add(1);
         }
-        let name_key = super::event::bytes_key(name);
         if f64::from(st.score) >= self.cfg.encoded_score {
             e.encoded.insert(name_key);
         }
@@ -1003,6 +1017,7 @@ impl Agent for DnsTunnel {
             single: Cooldown::new(1024, cfg.cooldown_s),
             single_budget: (0, 0),
             stats: DnsTunnelStats::default(),
+            name_cache: vec![(0, None); NAME_CACHE].into_boxed_slice(),
             cfg,
         }
     }

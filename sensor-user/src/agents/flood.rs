@@ -15,9 +15,10 @@
 //! - **udp_amplification**: UDP responses from an amplification service port (`amp_ports`:
 //!   DNS 53, NTP 123, SNMP 161, IKE 500/4500, SSDP 1900, memcached 11211, BACnet 47808, DVR
 //!   37810...) on flows the destination never opened, at least `amp_min_responses` (20) in
-//!   the slow window from `amp_min_sources` (5) reflectors. When the requests are visible
-//!   (finished flows whose client is the victim), responses at least `amp_min_ratio` (10)
-//!   times larger than requests over `amp_min_responses` flows and `amp_min_bytes` also count.
+//!   the slow window from `amp_min_sources` (5) reflectors, at `amp_min_rate` (5/s) or more.
+//!   When the requests are visible (finished flows whose client is the victim), responses at
+//!   least `amp_min_ratio` (10) times larger than the requests over `amp_min_responses` flows
+//!   and `amp_min_bytes` also count.
 //! - **dhcp_flood**: DHCP/DHCPv6 client requests at `dhcp_min_rate` (20/s) or more, pooled for
 //!   the whole segment (DHCP floods spray spoofed addresses at broadcast or many servers).
 //!
@@ -79,6 +80,8 @@ pub struct FloodConfig {
     pub amp_min_responses: u32,
     /// Distinct reflectors among them (default 5).
     pub amp_min_sources: u32,
+    /// Unsolicited responses per second over the slow window so far (default 5).
+    pub amp_min_rate: f64,
     /// Response/request byte ratio when requests are visible (default 10).
     pub amp_min_ratio: f64,
     /// Response bytes in the slow window when requests are visible (default 500000).
@@ -113,6 +116,7 @@ impl Default for FloodConfig {
             ],
             amp_min_responses: 20,
             amp_min_sources: 5,
+            amp_min_rate: 5.0,
             amp_min_ratio: 10.0,
             amp_min_bytes: 500_000,
             synack_min: 20,
@@ -370,19 +374,13 @@ impl Flood {
         let (window_ns, slow_ns, alpha) = (self.window_ns, self.slow_ns, self.cfg.baseline_alpha);
         let window_s = self.cfg.window_s;
         let (d, _) = self.dests.get_or_insert_with(addr_key(&p.dst), p.dst, ts, Dest::default);
-        // Close the rate window: evaluate it whole, then fold it into the baseline.
+        // Close the rate window: evaluate it whole, then fold it into the baseline unless it
+        // held an attack.
         let mut closed = None;
         if d.fast.start_ns == 0 || ts >= d.fast.start_ns.saturating_add(window_ns) {
             if d.fast.start_ns != 0 {
-                closed = Some(d.fast);
                 let windows = (ts - d.fast.start_ns) / window_ns.max(1);
-                if !d.attacked {
-                    let x = f64::from(d.fast.pkts) / window_s.max(1e-3);
-                    let keep = (1.0 - alpha).powi(windows.saturating_sub(1).min(10_000) as i32);
-                    d.baseline_pps =
-                        if d.baseline_windows == 0 { x } else { d.baseline_pps * keep * (1.0 - alpha) + alpha * x };
-                    d.baseline_windows = d.baseline_windows.saturating_add(1);
-                }
+                closed = Some((d.fast, windows, d.attacked));
             }
             d.fast = Fast { start_ns: ts.max(1), last_ns: ts, ..Fast::default() };
             d.attacked = false;
@@ -390,10 +388,16 @@ impl Flood {
         if d.slow.start_ns == 0 || ts >= d.slow.start_ns.saturating_add(slow_ns) {
             d.slow = Slow { start_ns: ts.max(1), last_ns: ts, ..Slow::default() };
         }
-        if let Some(prev) = closed {
-            let at = prev.last_ns;
+        if let Some((prev, windows, mut attacked)) = closed {
             for k in [Kind::Syn, Kind::Udp, Kind::Icmp] {
-                self.evaluate(p.dst, k, Some(prev), at, out);
+                attacked |= self.evaluate(p.dst, k, Some(prev), prev.last_ns, out);
+            }
+            if !attacked && let Some(d) = self.dests.get_mut(addr_key(&p.dst), &p.dst) {
+                let x = f64::from(prev.pkts) / window_s.max(1e-3);
+                let keep = (1.0 - alpha).powi(windows.saturating_sub(1).min(10_000) as i32);
+                d.baseline_pps =
+                    if d.baseline_windows == 0 { x } else { d.baseline_pps * keep * (1.0 - alpha) + alpha * x };
+                d.baseline_windows = d.baseline_windows.saturating_add(1);
             }
         }
         let Some(d) = self.dests.get_mut(addr_key(&p.dst), &p.dst) else { return };
@@ -565,19 +569,20 @@ impl Flood {
     }
 
     /// Judges `kind` for `dst` (from `closed`, a window that just ended, or the current
-    /// counters) and emits when the emission rules allow.
-    fn evaluate(&mut self, dst: IpAddr, kind: Kind, closed: Option<Fast>, now: u64, out: &mut Emitter<'_>) {
-        let Some(d) = self.dests.get(addr_key(&dst), &dst) else { return };
-        let Some(v) = self.judge(dst, d, kind, closed, now) else { return };
+    /// counters) and emits when the emission rules allow. Returns whether it found a flood.
+    fn evaluate(&mut self, dst: IpAddr, kind: Kind, closed: Option<Fast>, now: u64, out: &mut Emitter<'_>) -> bool {
+        let Some(d) = self.dests.get(addr_key(&dst), &dst) else { return false };
+        let live = closed.is_none();
+        let Some(v) = self.judge(dst, d, kind, closed, now) else { return false };
         let cooldown_ns = self.cooldown_ns;
-        let Some(d) = self.dests.get_mut(addr_key(&dst), &dst) else { return };
+        let Some(d) = self.dests.get_mut(addr_key(&dst), &dst) else { return true };
         let k = kind as usize;
-        if matches!(kind, Kind::Syn | Kind::Udp | Kind::Icmp) {
+        if live && matches!(kind, Kind::Syn | Kind::Udp | Kind::Icmp) {
             d.attacked = true;
         }
         let cooled = d.last_emit_ns[k] == 0 || now >= d.last_emit_ns[k].saturating_add(cooldown_ns);
         if !cooled && band(v.confidence) <= d.last_band[k] {
-            return;
+            return true;
         }
         d.last_emit_ns[k] = now.max(1);
         d.last_band[k] = band(v.confidence);
@@ -600,6 +605,7 @@ impl Flood {
             },
             v.reason,
         ));
+        true
     }
 
     fn judge(&self, dst: IpAddr, d: &Dest, kind: Kind, closed: Option<Fast>, now: u64) -> Option<Verdict> {
@@ -719,7 +725,9 @@ impl Flood {
                 let s = &d.slow;
                 let secs = self.secs(s.start_ns, now, self.slow_ns);
                 let sources = s.amp_sources.count();
-                let unsolicited = s.amp >= cfg.amp_min_responses && sources >= cfg.amp_min_sources;
+                let unsolicited = s.amp >= cfg.amp_min_responses
+                    && sources >= cfg.amp_min_sources
+                    && f64::from(s.amp) / secs >= cfg.amp_min_rate;
                 let ratio = if s.req_bytes > 0 { s.resp_bytes as f64 / s.req_bytes as f64 } else { 0.0 };
                 let visible = s.req_flows >= cfg.amp_min_responses
                     && ratio >= cfg.amp_min_ratio
@@ -904,26 +912,13 @@ pub fn steady_events(n: usize) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::finding::FindingQueue;
-
-    const S: u64 = 1_000_000_000;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address")
-    }
+    use crate::agents::{
+        finding::FindingQueue,
+        testkit::{S, ip, run},
+    };
 
     fn v4(i: u32) -> IpAddr {
         IpAddr::from(std::net::Ipv4Addr::from(i))
-    }
-
-    fn run(agent: &mut Flood, events: &[Event]) -> Vec<Finding> {
-        let cx = Context::default();
-        let (q, rx) = FindingQueue::bounded(4096);
-        let mut out = Emitter::new(&q, &cx);
-        for e in events {
-            agent.on_event(e, &cx, &mut out);
-        }
-        rx.try_iter().collect()
     }
 
     fn spoofed_syns(victim: IpAddr, n: u32, t0: u64, gap_ns: u64) -> Vec<Event> {

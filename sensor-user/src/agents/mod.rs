@@ -18,6 +18,8 @@ pub mod registry;
 pub mod runtime;
 pub mod seqtable;
 pub mod sketch;
+#[cfg(test)]
+mod testkit;
 
 pub mod beacon;
 pub mod brute_force;

@@ -21,7 +21,8 @@
 //! benign stacks never send, are seen. A single banner grab on a remote-access port
 //! (`service_ports`) is reported at 0.2 (0.05 more per further grab, at most 0.45).
 //! Findings about one source are held for `cooldown_s` (600 s) unless the confidence enters
-//! a higher band (0.5, 0.7, 0.9) or the distinct count grows eightfold.
+//! a higher band (0.5, 0.7, 0.9), the distinct count grows eightfold or the scan changes
+//! shape (a banner grab, then a sweep).
 //!
 //! Memory: `max_sources` (8192) source entries of about 650 bytes (5.3 MB), allocated at
 //! start; the stalest source is evicted when the table is full. Sharded by source address.
@@ -328,6 +329,7 @@ struct Source {
     service_probes: u32,
     last_conf: f32,
     last_distinct: u32,
+    last_shape: Option<Shape>,
     last_emit_ns: u64,
     sample: [u64; SAMPLE],
     sampled: u32,
@@ -403,9 +405,11 @@ impl PortScan {
         let Some(v) = best else { return };
         let cooled = src.last_emit_ns == 0 || ts >= src.last_emit_ns.saturating_add(self.cooldown_ns);
         let grew = v.distinct >= src.last_distinct.saturating_mul(8);
-        if !cooled && band(v.confidence) <= band(src.last_conf) && !grew {
+        let reshaped = src.last_shape != Some(v.shape);
+        if !cooled && band(v.confidence) <= band(src.last_conf) && !grew && !reshaped {
             return;
         }
+        src.last_shape = Some(v.shape);
         src.last_distinct = v.distinct;
         src.last_conf = v.confidence;
         src.last_emit_ns = ts.max(1);
@@ -607,23 +611,10 @@ pub fn steady_events(n: usize) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::finding::FindingQueue;
-
-    const S: u64 = 1_000_000_000;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address")
-    }
-
-    fn run(agent: &mut PortScan, events: &[Event]) -> Vec<Finding> {
-        let cx = Context::default();
-        let (q, rx) = FindingQueue::bounded(4096);
-        let mut out = Emitter::new(&q, &cx);
-        for e in events {
-            agent.on_event(e, &cx, &mut out);
-        }
-        rx.try_iter().collect()
-    }
+    use crate::agents::{
+        finding::FindingQueue,
+        testkit::{S, ip, run},
+    };
 
     fn syn_probe(id: u64, src: IpAddr, dst: IpAddr, port: u16, t: u64, rst: bool) -> Event {
         let fc = if rst { tcp::RST | tcp::ACK } else { 0 };
@@ -793,7 +784,7 @@ mod tests {
     #[test]
     fn entry_sizes_match_the_documented_memory() {
         eprintln!("Source {} bytes", std::mem::size_of::<Source>());
-        assert!(std::mem::size_of::<Source>() <= 600);
+        assert!(std::mem::size_of::<Source>() <= 620);
     }
 
     #[test]
@@ -860,6 +851,20 @@ mod tests {
             true,
         ))];
         assert!(run(&mut PortScan::new(&PortScanConfig::default()), &ev).is_empty());
+    }
+
+    #[test]
+    fn a_banner_grab_does_not_mute_the_sweep_that_follows() {
+        let (a, b) = (ip("192.168.0.11"), ip("10.0.0.149"));
+        let fs = tcp::SYN | tcp::ACK | tcp::PSH | tcp::FIN | tcp::RST;
+        let mut ev =
+            vec![Event::FlowEnd(flow(1, a, b, 5900, ip_proto::TCP, S, 2 * S, (10, 10), (622, 657), (fs, 0x1b), true))];
+        ev.extend(
+            (0..6u64).map(|i| syn_probe(10 + i, a, IpAddr::from([10, 0, 1, i as u8 + 1]), 5900, 3 * S + i * S, true)),
+        );
+        let got = run(&mut PortScan::new(&PortScanConfig::default()), &ev);
+        let kinds: Vec<(&str, &str)> = got.iter().map(|f| (f.kind, f.evidence.measure)).collect();
+        assert_eq!(kinds, vec![("service_probe", "service_probes"), ("syn_scan", "distinct_hosts")]);
     }
 
     #[test]

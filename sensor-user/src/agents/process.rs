@@ -1673,16 +1673,10 @@ impl Agent for ProcessAgent {
         }
     }
 
-    fn shard_key(ev: &Event) -> u64 {
-        let pid = match ev {
-            Event::Exec(e) => e.proc.pid,
-            Event::Exit { proc, .. } => proc.pid,
-            Event::Sock(s) => s.proc.pid,
-            Event::Open(o) => o.proc.pid,
-            Event::Syscall(s) => s.proc.pid,
-            _ => 0,
-        };
-        int_key(u64::from(pid))
+    /// The agent aggregates on the whole process tree (parent/child baseline, a parent's
+    /// connect before a child's exec), so one instance owns every process event.
+    fn shard_key(_ev: &Event) -> u64 {
+        0
     }
 
     fn on_event(&mut self, ev: &Event, cx: &Context, out: &mut Emitter<'_>) {

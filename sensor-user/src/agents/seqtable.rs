@@ -178,8 +178,8 @@ pub fn pack_bytes<const N: usize>(b: &[u8]) -> [u64; N] {
 /// The inverse of [`pack_bytes`]: `len` bytes out of `words`.
 pub fn unpack_bytes(words: &[u64], len: usize, out: &mut [u8]) -> usize {
     let n = len.min(words.len() * 8).min(out.len());
-    for i in 0..n {
-        out[i] = words[i / 8].to_le_bytes()[i % 8];
+    for (chunk, w) in out[..n].chunks_mut(8).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes()[..chunk.len()]);
     }
     n
 }

@@ -144,7 +144,7 @@ struct Slot<K, V> {
 }
 
 /// A fixed-capacity key -> value table: open addressing over a slot array allocated in
-/// [`BoundedTable::new`], a key lives in one of [`WAYS`] slots from its home; inserting into
+/// [`BoundedTable::new`], a key lives in one of 8 slots from its home; inserting into
 /// a full neighbourhood evicts the entry with the oldest stamp (counted). It never grows,
 /// so memory is `capacity * size_of::<(K, V)>()` plus a few words per slot.
 pub struct BoundedTable<K, V> {
@@ -161,7 +161,7 @@ impl<K, V> std::fmt::Debug for BoundedTable<K, V> {
 }
 
 impl<K: Copy + Eq, V> BoundedTable<K, V> {
-    /// A table of `capacity` slots, rounded up to a power of two (at least [`WAYS`]).
+    /// A table of `capacity` slots, rounded up to a power of two (at least 8).
     pub fn new(capacity: usize) -> Self {
         let n = capacity.clamp(WAYS, 1 << 26).next_power_of_two();
         Self { slots: (0..n).map(|_| None).collect(), mask: n - 1, len: 0, evicted: 0 }

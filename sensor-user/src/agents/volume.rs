@@ -430,13 +430,10 @@ pub fn steady_events(n: usize) -> Vec<Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::finding::FindingQueue;
-
-    const S: u64 = 1_000_000_000;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("address")
-    }
+    use crate::agents::{
+        finding::FindingQueue,
+        testkit::{S, ip},
+    };
 
     fn up(id: u64, host: IpAddr, dst: IpAddr, start: u64, end: u64, sent: u64) -> Event {
         Event::FlowEnd(FlowSummary {

@@ -69,12 +69,16 @@ pub fn full_exe(n: &ProcNode) -> Option<&[u8]> {
 #[derive(Clone, Debug, Default)]
 pub struct NameList {
     pats: Vec<(Box<[u8]>, bool)>,
+    /// Exact entries, for one hash lookup per complete name (the exec hot path).
+    exact: std::collections::HashSet<Box<[u8]>, foldhash::fast::FixedState>,
+    /// `name*` entries.
+    globs: Vec<Box<[u8]>>,
 }
 
 impl NameList {
     /// The list of `names` (empty entries ignored).
     pub fn new(names: &[String]) -> Self {
-        let pats = names
+        let pats: Vec<(Box<[u8]>, bool)> = names
             .iter()
             .filter(|n| !n.is_empty())
             .map(|n| match n.strip_suffix('*') {
@@ -82,13 +86,18 @@ impl NameList {
                 None => (n.as_bytes().into(), false),
             })
             .collect();
-        Self { pats }
+        let exact = pats.iter().filter(|(_, g)| !g).map(|(p, _)| p.clone()).collect();
+        let globs = pats.iter().filter(|(_, g)| *g).map(|(p, _)| p.clone()).collect();
+        Self { pats, exact, globs }
     }
 
     /// Whether `n` matches an entry. A cut task name matches an entry it is a prefix of.
     pub fn matches(&self, n: NodeName<'_>) -> bool {
         if n.name.is_empty() {
             return false;
+        }
+        if !n.cut {
+            return self.exact.contains(n.name) || self.globs.iter().any(|g| has_prefix(n.name, g));
         }
         self.pats.iter().any(|(p, glob)| {
             if *glob && has_prefix(n.name, p) {
