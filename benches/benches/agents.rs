@@ -4,28 +4,15 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sensor_user::agents::{
-    agent::Emitter, beacon, brute_force, config::AgentsConfig, context::Context, dns_tunnel, event::Event,
-    finding::FindingQueue, flood, intel, port_scan, process, registry, runtime::Runtime, volume,
+    agent::Emitter, config::AgentsConfig, context::Context, finding::FindingQueue, port_scan, registry,
+    runtime::Runtime,
 };
-
-type Stream = fn(usize) -> Vec<Event>;
-
-const STREAMS: [(&str, Stream); 8] = [
-    ("port_scan", port_scan::steady_events),
-    ("flood", flood::steady_events),
-    ("volume", volume::steady_events),
-    ("dns_tunnel", dns_tunnel::steady_events),
-    ("beacon", beacon::steady_events),
-    ("brute_force", brute_force::steady_events),
-    ("process", process::steady_events),
-    ("intel", intel::steady_events),
-];
 
 fn per_agent(c: &mut Criterion) {
     let cx = Context::default();
     let (q, rx) = FindingQueue::bounded(1 << 16);
     let mut g = c.benchmark_group("agent_on_event");
-    for (name, stream) in STREAMS {
+    for (name, stream) in registry::STEADY_STREAMS {
         let Some(entry) = registry::find(name) else { continue };
         let Ok(factory) = (entry.build)(None) else { continue };
         let mut agent = factory();

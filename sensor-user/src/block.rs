@@ -215,27 +215,22 @@ impl BlockMaps {
 
     /// Blocks `cidr` for `ttl` (`None` = until unblocked) with a reason code.
     pub fn insert(&mut self, cidr: Cidr, ttl: Option<Duration>, reason: u16) -> Result<BlockEntry, BlockError> {
-        let now = monotonic_ns();
-        let entry = BlockEntry {
-            expires_ns: ttl.map_or(0, |t| now.saturating_add(t.as_nanos() as u64)),
-            created_ns: now,
-            reason,
-            mode: sensor_common::block::BLOCK_MODE_DROP,
-            _pad: [0; 5],
-        };
-        self.insert_entry(cidr, entry)?;
-        Ok(entry)
+        self.write(cidr, ttl, reason, sensor_common::block::BLOCK_MODE_DROP)
     }
 
     /// Watches `cidr` for `ttl`: the XDP program counts its packets (`watch_hits`) and lets
     /// them pass. Threat-intelligence mirroring in watch mode uses it.
     pub fn watch(&mut self, cidr: Cidr, ttl: Option<Duration>, reason: u16) -> Result<BlockEntry, BlockError> {
+        self.write(cidr, ttl, reason, sensor_common::block::BLOCK_MODE_WATCH)
+    }
+
+    fn write(&mut self, cidr: Cidr, ttl: Option<Duration>, reason: u16, mode: u8) -> Result<BlockEntry, BlockError> {
         let now = monotonic_ns();
         let entry = BlockEntry {
             expires_ns: ttl.map_or(0, |t| now.saturating_add(t.as_nanos() as u64)),
             created_ns: now,
             reason,
-            mode: sensor_common::block::BLOCK_MODE_WATCH,
+            mode,
             _pad: [0; 5],
         };
         self.insert_entry(cidr, entry)?;

@@ -185,24 +185,10 @@ fn packets_of_a_known_flow_allocate_nothing_with_every_agent_on() {
 
 #[test]
 fn every_agent_in_its_steady_state_allocates_nothing_per_event() {
-    use sensor_user::agents::{
-        agent::Emitter, beacon, brute_force, context::Context, dns_tunnel, finding::FindingQueue, flood, intel,
-        port_scan, process, registry, volume,
-    };
-    type Stream = fn(usize) -> Vec<sensor_user::agents::event::Event>;
-    let streams: [(&str, Stream); 8] = [
-        ("port_scan", port_scan::steady_events),
-        ("flood", flood::steady_events),
-        ("volume", volume::steady_events),
-        ("dns_tunnel", dns_tunnel::steady_events),
-        ("beacon", beacon::steady_events),
-        ("brute_force", brute_force::steady_events),
-        ("process", process::steady_events),
-        ("intel", intel::steady_events),
-    ];
+    use sensor_user::agents::{agent::Emitter, context::Context, finding::FindingQueue, registry};
     let cx = Context::default();
     let (q, rx) = FindingQueue::bounded(1 << 16);
-    for (name, events) in streams {
+    for (name, events) in registry::STEADY_STREAMS {
         let entry = registry::find(name).expect("registered");
         let mut agent = (entry.build)(None).expect("defaults build")();
         let evs = events(4096);

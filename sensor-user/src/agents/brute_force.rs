@@ -339,10 +339,7 @@ impl BruteForce {
                 let users = e.users.estimate().round();
                 let conf = (0.45 + 0.3 * ramp(n, min, 4.0 * min) + 0.2 * ramp(users, 1.0, 5.0)) as f32;
                 let spraying = users >= 5.0 && users * 2.0 >= n;
-                let who = match e.source {
-                    Some(s) => s.to_string(),
-                    None => "an unknown source".to_owned(),
-                };
+                let who = who(e.source);
                 let service = if e.service.is_empty() { "auth" } else { e.service };
                 let reason = format!(
                     "{who} failed {} logins to {service} in {:.0} s ({} in the window), trying {} user{} (last: {})",
@@ -392,10 +389,7 @@ impl BruteForce {
             + 0.2 * ramp(f64::from(e.episode), f64::from(min), 4.0 * f64::from(min))
             + if tried { 0.05 } else { 0.0 }) as f32;
         let user = a.user.as_bytes().escape_ascii().to_string();
-        let who = match e.source {
-            Some(s) => s.to_string(),
-            None => "an unknown source".to_owned(),
-        };
+        let who = who(e.source);
         let service = if a.service.is_empty() { "auth" } else { a.service };
         let reason = format!(
             "{who} logged in to {service} as {user} after {} failed logins in {:.0} s{}",
@@ -541,6 +535,11 @@ fn service_name(port: u16) -> &'static str {
         5900 => "vnc",
         _ => "login service",
     }
+}
+
+/// The source of a finding, for its sentence.
+fn who(source: Option<IpAddr>) -> String {
+    source.map_or_else(|| "an unknown source".to_owned(), |s| s.to_string())
 }
 
 impl Agent for BruteForce {

@@ -78,6 +78,22 @@ pub static AGENTS: &[AgentEntry] = &[
     entry::<Intel>(),
 ];
 
+/// A generator of `n` steady-state events for one agent (its module's `steady_events`).
+pub type SteadyStream = fn(usize) -> Vec<Event>;
+
+/// Every agent's steady-state stream, for the benchmarks and the no-allocation tests.
+#[doc(hidden)]
+pub const STEADY_STREAMS: [(&str, SteadyStream); 8] = [
+    (PortScan::NAME, super::port_scan::steady_events),
+    (Flood::NAME, super::flood::steady_events),
+    (Volume::NAME, super::volume::steady_events),
+    (DnsTunnel::NAME, super::dns_tunnel::steady_events),
+    (Beacon::NAME, super::beacon::steady_events),
+    (BruteForce::NAME, super::brute_force::steady_events),
+    (ProcessAgent::NAME, super::process::steady_events),
+    (Intel::NAME, super::intel::steady_events),
+];
+
 /// The entry named `name`.
 pub fn find(name: &str) -> Option<&'static AgentEntry> {
     AGENTS.iter().find(|e| e.name == name)
@@ -86,6 +102,13 @@ pub fn find(name: &str) -> Option<&'static AgentEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_agent_has_a_steady_stream() {
+        for e in AGENTS {
+            assert!(STEADY_STREAMS.iter().any(|(n, _)| *n == e.name), "{} has no steady stream", e.name);
+        }
+    }
 
     #[test]
     fn names_are_unique_and_defaults_serialise() {

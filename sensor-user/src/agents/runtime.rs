@@ -45,14 +45,11 @@ enum Msg {
     Tick(u64),
 }
 
-struct Shards {
-    senders: Vec<SyncSender<Msg>>,
-    handles: Vec<JoinHandle<Vec<Box<dyn DynAgent>>>>,
-}
-
 enum Mode {
+    /// The agents, run on the caller's thread.
     Inline(Vec<Box<dyn DynAgent>>),
-    Sharded(Shards),
+    /// The shard threads, fed through the runtime's dispatcher.
+    Sharded(Vec<JoinHandle<Vec<Box<dyn DynAgent>>>>),
 }
 
 /// What the dispatcher needs about each enabled agent.
@@ -159,19 +156,14 @@ fn send_to_shards(routes: &[Route], senders: &[SyncSender<Msg>], stats: &Runtime
     }
 }
 
-/// The agent host.
+/// The agent host. Its own [`Dispatcher`] holds the routes, the context, the counters and
+/// the event clock; in sharded mode it also holds the shard queues.
 pub struct Runtime {
     names: Vec<&'static str>,
-    routes: Arc<[Route]>,
-    union: u16,
+    front: Dispatcher,
     mode: Mode,
-    context: Arc<Context>,
     queue: FindingQueue,
     rx: Receiver<Finding>,
-    stats: Arc<RuntimeStats>,
-    clock_ns: u64,
-    tick_ns: u64,
-    next_tick_ns: u64,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -182,17 +174,9 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// A host for the agents `cfg` enables, with a fresh context, restoring learned
-    /// state from `state` (a value written by [`Runtime::save_state`]) when given.
+    /// state from `state` (a value written by [`Runtime::finish`]) when given.
     pub fn new(cfg: AgentsConfig, state: Option<&serde_json::Value>) -> std::io::Result<Self> {
-        Self::with_context(cfg, Arc::new(Context::default()), state)
-    }
-
-    /// Like [`Runtime::new`] with a given context.
-    pub fn with_context(
-        cfg: AgentsConfig,
-        context: Arc<Context>,
-        state: Option<&serde_json::Value>,
-    ) -> std::io::Result<Self> {
+        let context = Arc::new(Context::default());
         let rc = cfg.runtime;
         let (queue, rx) = FindingQueue::bounded(rc.finding_queue);
         let names: Vec<_> = cfg.enabled.iter().map(|e| e.entry.name).collect();
@@ -213,10 +197,11 @@ impl Runtime {
                 })
                 .collect()
         };
+        let mut senders = Vec::new();
         let mode = if rc.shards == 0 {
             Mode::Inline(make(&cfg.enabled))
         } else {
-            let mut shards = Shards { senders: Vec::new(), handles: Vec::new() };
+            let mut handles = Vec::new();
             for i in 0..rc.shards {
                 let agents = make(&cfg.enabled);
                 let (tx, rx_ev) = sync_channel::<Msg>(rc.shard_queue);
@@ -224,25 +209,22 @@ impl Runtime {
                 let handle = std::thread::Builder::new()
                     .name(format!("agents-{i}"))
                     .spawn(move || shard_loop(agents, &rx_ev, &cx, &q))?;
-                shards.senders.push(tx);
-                shards.handles.push(handle);
+                senders.push(tx);
+                handles.push(handle);
             }
-            Mode::Sharded(shards)
+            Mode::Sharded(handles)
         };
-        let tick_ns = rc.tick_ms.max(1) * 1_000_000;
-        Ok(Self {
-            names,
+        let front = Dispatcher {
             routes,
             union,
-            mode,
+            senders,
             context,
-            queue,
-            rx,
             stats: Arc::new(RuntimeStats::default()),
             clock_ns: 0,
-            tick_ns,
             next_tick_ns: 0,
-        })
+            tick_ns: rc.tick_ms.max(1) * 1_000_000,
+        };
+        Ok(Self { names, front, mode, queue, rx })
     }
 
     /// Names of the running agents.
@@ -252,12 +234,12 @@ impl Runtime {
 
     /// The shared context.
     pub fn context(&self) -> &Arc<Context> {
-        &self.context
+        &self.front.context
     }
 
     /// The host's counters.
     pub fn stats(&self) -> &Arc<RuntimeStats> {
-        &self.stats
+        &self.front.stats
     }
 
     /// The finding queue's counters (sent, overflow).
@@ -267,68 +249,51 @@ impl Runtime {
 
     /// Whether any running agent wants events of `kind`.
     pub fn wants(&self, kind: u16) -> bool {
-        self.union & kind != 0
+        self.front.wants(kind)
     }
 
     /// A dispatcher for another producer thread (sharded runtimes only). Drop every
     /// dispatcher before [`Runtime::finish`], which waits for the shards to drain.
     pub fn dispatcher(&self) -> Option<Dispatcher> {
-        let Mode::Sharded(shards) = &self.mode else { return None };
-        Some(Dispatcher {
-            routes: Arc::clone(&self.routes),
-            union: self.union,
-            senders: shards.senders.clone(),
-            context: Arc::clone(&self.context),
-            stats: Arc::clone(&self.stats),
-            clock_ns: self.clock_ns,
-            next_tick_ns: self.next_tick_ns,
-            tick_ns: self.tick_ns,
-        })
+        matches!(self.mode, Mode::Sharded(_)).then(|| self.front.clone())
     }
 
     /// One event: context first, then every agent that wants it; ticks when event time
     /// passes the next tick. Allocates nothing unless an agent emits a finding.
     pub fn on_event(&mut self, ev: &Event) {
-        let Some(kind) = admit(&self.stats, self.union, &mut self.clock_ns, &self.context, ev) else { return };
-        match &mut self.mode {
-            Mode::Inline(agents) => {
-                let mut out = Emitter::new(&self.queue, &self.context);
-                let mut n = 0;
-                for (a, r) in agents.iter_mut().zip(self.routes.iter()) {
-                    if r.interest & kind != 0 {
-                        a.on_event(ev, &self.context, &mut out);
-                        n += 1;
-                    }
-                }
-                self.stats.deliveries.fetch_add(n, Relaxed);
-            }
-            Mode::Sharded(shards) => {
-                let senders: &[SyncSender<Msg>] = &shards.senders;
-                send_to_shards(&self.routes, senders, &self.stats, kind, ev);
+        let Mode::Inline(agents) = &mut self.mode else {
+            self.front.on_event(ev);
+            return;
+        };
+        let f = &mut self.front;
+        let Some(kind) = admit(&f.stats, f.union, &mut f.clock_ns, &f.context, ev) else { return };
+        let mut out = Emitter::new(&self.queue, &f.context);
+        let mut n = 0;
+        for (a, r) in agents.iter_mut().zip(f.routes.iter()) {
+            if r.interest & kind != 0 {
+                a.on_event(ev, &f.context, &mut out);
+                n += 1;
             }
         }
-        if self.clock_ns >= self.next_tick_ns {
-            self.tick(self.clock_ns);
+        f.stats.deliveries.fetch_add(n, Relaxed);
+        let now = f.clock_ns;
+        if now >= f.next_tick_ns {
+            self.tick(now);
         }
     }
 
     /// Ticks every agent at `now_ns` (event time; live mode also calls this from a timer).
     pub fn tick(&mut self, now_ns: u64) {
-        self.clock_ns = self.clock_ns.max(now_ns);
-        self.next_tick_ns = self.clock_ns.saturating_add(self.tick_ns);
-        match &mut self.mode {
-            Mode::Inline(agents) => {
-                let mut out = Emitter::new(&self.queue, &self.context);
-                for a in agents.iter_mut() {
-                    a.on_tick(self.clock_ns, &self.context, &mut out);
-                }
-            }
-            Mode::Sharded(shards) => {
-                for s in &shards.senders {
-                    // A tick may wait for room: it is rare and must not be lost.
-                    let _ = s.send(Msg::Tick(self.clock_ns));
-                }
-            }
+        let Mode::Inline(agents) = &mut self.mode else {
+            self.front.tick(now_ns);
+            return;
+        };
+        let f = &mut self.front;
+        f.clock_ns = f.clock_ns.max(now_ns);
+        f.next_tick_ns = f.clock_ns.saturating_add(f.tick_ns);
+        let mut out = Emitter::new(&self.queue, &f.context);
+        for a in agents.iter_mut() {
+            a.on_tick(f.clock_ns, &f.context, &mut out);
         }
     }
 
@@ -342,14 +307,12 @@ impl Runtime {
     /// Stops the shards (after a last tick at the latest event time), drains the
     /// remaining findings into `f` and returns the learned state to persist.
     pub fn finish(mut self, mut f: impl FnMut(Finding)) -> serde_json::Value {
-        self.tick(self.clock_ns);
+        self.tick(self.front.clock_ns);
+        // Shards stop when every sender is gone (dispatchers handed out included).
+        drop(self.front);
         let agents: Vec<Vec<Box<dyn DynAgent>>> = match self.mode {
             Mode::Inline(a) => vec![a],
-            Mode::Sharded(shards) => {
-                // Shards stop when every sender is gone (dispatchers handed out included).
-                drop(shards.senders);
-                shards.handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            }
+            Mode::Sharded(handles) => handles.into_iter().filter_map(|h| h.join().ok()).collect(),
         };
         while let Ok(x) = self.rx.try_recv() {
             f(x);
@@ -421,25 +384,10 @@ pub fn save_state_file(path: &std::path::Path, state: &serde_json::Value) -> std
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::{
-        beacon, brute_force, config::AgentsConfig, dns_tunnel, flood, intel, port_scan, process, volume,
-    };
+    use crate::agents::config::AgentsConfig;
 
     fn all_streams(n: usize) -> Vec<Event> {
-        let mut v = Vec::new();
-        for f in [
-            port_scan::steady_events,
-            flood::steady_events,
-            volume::steady_events,
-            dns_tunnel::steady_events,
-            beacon::steady_events,
-            brute_force::steady_events,
-            process::steady_events,
-            intel::steady_events,
-        ] {
-            v.extend(f(n));
-        }
-        v
+        crate::agents::registry::STEADY_STREAMS.iter().flat_map(|(_, f)| f(n)).collect()
     }
 
     #[test]

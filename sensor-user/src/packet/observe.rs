@@ -48,11 +48,6 @@ impl Observer {
         &self.runtime
     }
 
-    /// The runtime, mutably (for timers).
-    pub fn runtime_mut(&mut self) -> &mut Runtime {
-        &mut self.runtime
-    }
-
     /// Writes queued findings to `eve` (cheap when there are none).
     pub fn flush(&mut self, eve: &mut EveWriter) {
         let sent = self.runtime.queue().stats().sent.load(std::sync::atomic::Ordering::Relaxed);
