@@ -10,7 +10,7 @@ pub struct BlockEntry {
     pub created_ns: u64,
     /// Why the entry exists: a [`BlockReason`] code.
     pub reason: u16,
-    /// [`BLOCK_MODE_DROP`] or [`BLOCK_MODE_WATCH`] (matching packets are counted, not dropped).
+    /// [`BLOCK_MODE_DROP`], [`BLOCK_MODE_WATCH`], [`BLOCK_MODE_ISOLATE`] or [`BLOCK_MODE_ALLOW`].
     pub mode: u8,
     /// Explicit padding.
     pub _pad: [u8; 5],
@@ -21,6 +21,12 @@ pub const BLOCK_MODE_DROP: u8 = 0;
 /// Matching packets are counted ([`crate::counters::Counter::WatchHits`]) and passed: threat
 /// intelligence mirrored in watch mode.
 pub const BLOCK_MODE_WATCH: u8 = 1;
+/// The address is an isolated host: packets from it or (while `SensorConfig::isolating` is
+/// set) to it are dropped, unless the other end holds a [`BLOCK_MODE_ALLOW`] entry.
+pub const BLOCK_MODE_ISOLATE: u8 = 2;
+/// A management or allowlisted address: never dropped as a source, and it keeps reaching
+/// isolated hosts.
+pub const BLOCK_MODE_ALLOW: u8 = 3;
 
 const _: () = assert!(core::mem::size_of::<BlockEntry>() == 24);
 

@@ -31,8 +31,9 @@ pub struct SensorConfig {
     pub sample_packets: u32,
     /// The sensor's own tgid: its bpf() calls are not reported.
     pub sensor_tgid: u32,
-    /// Explicit padding.
-    pub _pad: u32,
+    /// Non-zero while some host is isolated: the XDP program then also looks up packets'
+    /// destinations in the block lists ([`crate::block::BLOCK_MODE_ISOLATE`]).
+    pub isolating: u32,
     /// Struct offsets for ppid, exit code and argv.
     pub task: TaskOffsets,
 }

@@ -1,4 +1,5 @@
-//! XDP ingress: parse, drop sources in the block lists (unless expired), account flows.
+//! XDP ingress: parse, drop sources in the block lists (unless expired) and traffic of
+//! isolated hosts (but for management addresses), account flows.
 
 use aya_ebpf::{
     bindings::xdp_action,
@@ -8,7 +9,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use sensor_common::{
-    block::{BLOCK_MODE_WATCH, BlockEntry, block_applies},
+    block::{BLOCK_MODE_ALLOW, BLOCK_MODE_ISOLATE, BLOCK_MODE_WATCH, BlockEntry, block_applies},
     counters::{Counter, drop_reason_slot},
     event::hook,
     flow::family,
@@ -52,21 +53,55 @@ fn try_sensor_xdp(ctx: &XdpContext) -> u32 {
         bump(counter);
         return xdp_action::XDP_PASS;
     }
-    if let Some(entry) = blocked(&s.pkt) {
-        // Permanent entries drop without reading the clock.
+    let mut src_allowed = false;
+    if let Some(entry) = lookup(&s.pkt, &s.pkt.key.saddr) {
+        // Permanent entries apply without reading the clock.
         // SAFETY: helper without arguments.
         if entry.expires_ns == 0 || block_applies(entry.expires_ns, unsafe { bpf_ktime_get_ns() }) {
-            if entry.mode == BLOCK_MODE_WATCH {
-                bump(Counter::WatchHits);
-                return pass_and_account(ctx, s);
+            match entry.mode {
+                BLOCK_MODE_WATCH => {
+                    bump(Counter::WatchHits);
+                    return pass_and_account(ctx, s);
+                }
+                BLOCK_MODE_ALLOW => src_allowed = true,
+                BLOCK_MODE_ISOLATE => {
+                    if !allowed(&s.pkt, &s.pkt.key.daddr) {
+                        return drop(&s.pkt, entry.reason);
+                    }
+                }
+                _ => return drop(&s.pkt, entry.reason),
             }
-            bump(if s.pkt.key.family == family::V4 { Counter::DropBlockedV4 } else { Counter::DropBlockedV6 });
-            bump_slot(drop_reason_slot(entry.reason));
-            return xdp_action::XDP_DROP;
+        } else {
+            bump(Counter::BlockExpired);
         }
-        bump(Counter::BlockExpired);
+    }
+    if !src_allowed && config().isolating != 0 {
+        if let Some(entry) = lookup(&s.pkt, &s.pkt.key.daddr) {
+            // SAFETY: helper without arguments.
+            if entry.mode == BLOCK_MODE_ISOLATE && block_applies(entry.expires_ns, unsafe { bpf_ktime_get_ns() }) {
+                return drop(&s.pkt, entry.reason);
+            }
+        }
     }
     pass_and_account(ctx, s)
+}
+
+/// Counts a drop by family and reason.
+#[inline(always)]
+fn drop(p: &Packet, reason: u16) -> u32 {
+    bump(if p.key.family == family::V4 { Counter::DropBlockedV4 } else { Counter::DropBlockedV6 });
+    bump_slot(drop_reason_slot(reason));
+    xdp_action::XDP_DROP
+}
+
+/// Whether `addr` holds a live allow (management) entry.
+#[inline(always)]
+fn allowed(p: &Packet, addr: &[u8; 16]) -> bool {
+    match lookup(p, addr) {
+        // SAFETY: helper without arguments.
+        Some(e) => e.mode == BLOCK_MODE_ALLOW && block_applies(e.expires_ns, unsafe { bpf_ktime_get_ns() }),
+        None => false,
+    }
 }
 
 /// The pass path: flow accounting and samples.
@@ -89,13 +124,13 @@ fn pass_and_account(ctx: &XdpContext, s: &mut crate::maps::Scratch) -> u32 {
     xdp_action::XDP_PASS
 }
 
-/// The block entry for the packet's source, if any (expired or not).
+/// The block-list entry covering `addr` (the packet's source or destination), expired or not.
 #[inline(always)]
-fn blocked(p: &Packet) -> Option<BlockEntry> {
+fn lookup(p: &Packet, addr: &[u8; 16]) -> Option<BlockEntry> {
     if p.key.family == family::V4 {
-        let a = [p.key.saddr[0], p.key.saddr[1], p.key.saddr[2], p.key.saddr[3]];
+        let a = [addr[0], addr[1], addr[2], addr[3]];
         BLOCK_V4.get(Key::new(32, a)).copied()
     } else {
-        BLOCK_V6.get(Key::new(128, p.key.saddr)).copied()
+        BLOCK_V6.get(Key::new(128, *addr)).copied()
     }
 }

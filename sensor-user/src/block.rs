@@ -10,8 +10,8 @@ use std::{
     time::Duration,
 };
 
-use aya::maps::{LpmTrie, Map, MapData, MapError, lpm_trie::Key};
-use sensor_common::{block::BlockEntry, maps};
+use aya::maps::{Array, LpmTrie, Map, MapData, MapError, lpm_trie::Key};
+use sensor_common::{block::BlockEntry, config::SensorConfig, maps};
 
 use crate::sys::monotonic_ns;
 
@@ -170,10 +170,12 @@ impl Block {
     }
 }
 
-/// The two block-list maps.
+/// The two block-list maps (and, when taken from a loaded object, its configuration
+/// slot, whose `isolating` flag turns on destination lookups for host isolation).
 pub struct BlockMaps {
     v4: LpmTrie<MapData, [u8; 4], BlockEntry>,
     v6: LpmTrie<MapData, [u8; 16], BlockEntry>,
+    config: Option<Array<MapData, SensorConfig>>,
 }
 
 impl BlockMaps {
@@ -193,7 +195,7 @@ impl BlockMaps {
             map: maps::BLOCK_V6,
             source,
         })?;
-        Ok(Self { v4, v6 })
+        Ok(Self { v4, v6, config: None })
     }
 
     /// Takes the maps out of a loaded object.
@@ -210,7 +212,28 @@ impl BlockMaps {
             map: maps::BLOCK_V6,
             source,
         })?;
-        Ok(Self { v4, v6 })
+        let config = ebpf.take_map(maps::CONFIG).and_then(|m| Array::try_from(m).ok());
+        Ok(Self { v4, v6, config })
+    }
+
+    /// Turns the kernel's destination lookups (host isolation) on or off. Maps opened from
+    /// pins have no configuration slot: `MissingMap`.
+    pub fn set_isolating(&mut self, on: bool) -> Result<(), BlockError> {
+        let cfg = self.config.as_mut().ok_or(BlockError::MissingMap { name: maps::CONFIG })?;
+        let mut v = cfg.get(&0, 0).map_err(|source| BlockError::Map { op: "read", map: maps::CONFIG, source })?;
+        v.isolating = u32::from(on);
+        cfg.set(0, v, 0).map_err(|source| BlockError::Map { op: "write", map: maps::CONFIG, source })
+    }
+
+    /// Writes `cidr` in `mode` (`sensor_common::block::BLOCK_MODE_*`) for `ttl`.
+    pub fn write_mode(
+        &mut self,
+        cidr: Cidr,
+        ttl: Option<Duration>,
+        reason: u16,
+        mode: u8,
+    ) -> Result<BlockEntry, BlockError> {
+        self.write(cidr, ttl, reason, mode)
     }
 
     /// Blocks `cidr` for `ttl` (`None` = until unblocked) with a reason code.
@@ -370,5 +393,18 @@ pub mod notes {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(notes).map_err(std::io::Error::other)?)?;
         std::fs::rename(tmp, path)
+    }
+}
+
+impl serde::Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -1,13 +1,19 @@
 //! The sensor's user space: loads and attaches the kernel programs (`kernel/`), decodes the
 //! ring-buffer events into typed values (`event/`), manages the XDP block lists (`block`),
-//! and holds the pieces the `sensor` binary wires together.
+//! correlates findings into incidents (`correlate/`), governs containment (`respond/`),
+//! records decisions (`audit/`), answers the control socket (`api/`), and holds the pieces
+//! the `sensor` binary wires together.
 //!
 //! Only `kernel/` touches aya; only `sys/` contains `unsafe`.
 
 pub mod agents;
+pub mod api;
+pub mod audit;
 pub mod block;
+pub mod correlate;
 pub mod event;
 pub mod kernel;
 pub mod logs;
 pub mod packet;
+pub mod respond;
 pub mod sys;

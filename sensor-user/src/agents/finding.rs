@@ -6,7 +6,7 @@
 use std::{
     net::IpAddr,
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicU64, Ordering::Relaxed},
         mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     },
@@ -135,24 +135,39 @@ pub struct QueueStats {
     pub sent: AtomicU64,
     /// Findings dropped because the queue was full.
     pub overflow: AtomicU64,
+    /// Copies for the tap dropped because the tap was full.
+    pub tap_overflow: AtomicU64,
 }
 
-/// The sending side of the bounded finding queue; cloned into every shard.
+/// The sending side of the bounded finding queue; cloned into every shard. A tap (the
+/// governor's queue) can be set once: every accepted finding is also copied to it, from the
+/// thread that raised it, so containment does not wait for the eve writer.
 #[derive(Clone, Debug)]
 pub struct FindingQueue {
     tx: SyncSender<Finding>,
     stats: Arc<QueueStats>,
+    tap: Arc<OnceLock<SyncSender<Finding>>>,
 }
 
 impl FindingQueue {
     /// A queue holding at most `capacity` findings, and its receiving end.
     pub fn bounded(capacity: usize) -> (Self, Receiver<Finding>) {
         let (tx, rx) = sync_channel(capacity.max(1));
-        (Self { tx, stats: Arc::new(QueueStats::default()) }, rx)
+        (Self { tx, stats: Arc::new(QueueStats::default()), tap: Arc::new(OnceLock::new()) }, rx)
+    }
+
+    /// Sets the tap (once; later calls are ignored and return false).
+    pub fn set_tap(&self, tap: SyncSender<Finding>) -> bool {
+        self.tap.set(tap).is_ok()
     }
 
     /// Queues `f`; when the queue is full it is dropped and counted.
     pub fn push(&self, f: Finding) {
+        if let Some(tap) = self.tap.get() {
+            if tap.try_send(f.clone()).is_err() {
+                self.stats.tap_overflow.fetch_add(1, Relaxed);
+            }
+        }
         match self.tx.try_send(f) {
             Ok(()) => {
                 self.stats.sent.fetch_add(1, Relaxed);

@@ -229,7 +229,7 @@ impl Sensor {
             sample_bytes: opts.sample_bytes,
             sample_packets: opts.sample_packets,
             sensor_tgid: std::process::id(),
-            _pad: 0,
+            isolating: 0,
             task: btf.task_offsets(),
         };
         write_config(&mut ebpf, &config, &opts.watch_paths)?;

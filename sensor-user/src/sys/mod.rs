@@ -1,7 +1,11 @@
 //! The one place with `unsafe` in user space: reading plain-old-data structs out of byte
-//! slices, and the few libc calls the sensor makes directly.
+//! slices, and the few libc calls the sensor makes directly (process control and socket
+//! credentials in `proc_ctl`).
 
 use std::{ffi::CString, io, time::Duration};
+
+mod proc_ctl;
+pub use proc_ctl::{peer_cred, pidfd_open, pidfd_send_signal, umask};
 
 /// Copies a `T` out of the front of `bytes`, or `None` if `bytes` is too short.
 ///

@@ -11,7 +11,8 @@ pub struct Cli {
     /// Where the sensor pins its maps (on bpffs).
     #[arg(long, global = true, default_value = sensor_user::kernel::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
-    /// Where the sensor keeps small state files (block notes).
+    /// Where the sensor keeps its state: block notes, the governor's state, the audit log
+    /// and the control socket.
     #[arg(long, global = true, default_value = "/run/sensor")]
     pub state_dir: PathBuf,
     /// The command.
@@ -55,12 +56,154 @@ pub enum Command {
         #[command(subcommand)]
         what: AgentsCmd,
     },
+    /// Pending containment actions: list, approve or deny them (through the running
+    /// sensor's root-only control socket; your identity is recorded in the audit log).
+    Approvals {
+        /// What to do.
+        #[command(subcommand)]
+        what: ApprovalsCmd,
+    },
+    /// Incidents: stage, confidence, the findings behind them, the decisions and why.
+    Incidents {
+        /// Show one incident in full.
+        #[command(subcommand)]
+        what: Option<IncidentsCmd>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tell the sensor whether an incident was real: updates the agents' precision (which
+    /// weights later confidence) and can suppress the same agent + entity for a while.
+    Feedback {
+        /// The incident id.
+        incident: u64,
+        /// true-positive or false-positive.
+        #[arg(value_enum)]
+        label: LabelArg,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Also ignore these agents' findings about this entity for this long (10m, 1h, 7d).
+        #[arg(long)]
+        suppress: Option<String>,
+    },
+    /// The decision audit log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
+    /// The governance policy (asset inventory, decision rule, authority matrix).
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        what: PolicyCmd,
+    },
     /// Kernel counters of the running sensor.
     Status {
         /// JSON output.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sensor approvals ...`.
+#[derive(Subcommand, Debug)]
+pub enum ApprovalsCmd {
+    /// What waits, with the evidence, confidence, reasoning and time left.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Carry out a pending action.
+    Approve {
+        /// Approval id.
+        id: u64,
+    },
+    /// Refuse a pending action.
+    Deny {
+        /// Approval id.
+        id: u64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `sensor incidents show ID`.
+#[derive(Subcommand, Debug)]
+pub enum IncidentsCmd {
+    /// One incident in full.
+    Show {
+        /// Incident id.
+        id: u64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A feedback label.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LabelArg {
+    /// The incident was a real attack.
+    TruePositive,
+    /// It was not.
+    FalsePositive,
+}
+
+/// `sensor audit ...`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Check the hash chain (and HMACs with --key): exits non-zero and says where when any
+    /// record was edited, deleted, reordered or truncated, or the last line is torn.
+    Verify {
+        /// The log (default STATE_DIR/audit.jsonl).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// HMAC key file (mode 0600) the log was written with.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Print the records.
+    Show {
+        /// The log (default STATE_DIR/audit.jsonl).
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+}
+
+/// `sensor policy ...`.
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Validate a policy file (exit non-zero with FILE:LINE on the first error).
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print the commented default policy.
+    Default,
+    /// Make the running sensor re-read its policy file (the previous one stays in force
+    /// when the new one is invalid).
+    Reload,
+}
+
+/// Governance options of `run` and `replay`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GovernArgs {
+    /// Governance policy file (see `sensor policy default`); the embedded default otherwise.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Correlate and decide nothing (agents still report findings).
+    #[arg(long)]
+    pub no_govern: bool,
+    /// Audit log (default: STATE_DIR/audit.jsonl for run, none for replay).
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
+    /// HMAC key file (mode 0600) for the audit log.
+    #[arg(long)]
+    pub audit_key: Option<PathBuf>,
 }
 
 /// `sensor agents ...`.
@@ -151,6 +294,9 @@ pub struct RunArgs {
     /// Micro-agents.
     #[command(flatten)]
     pub agents: AgentArgs,
+    /// Governance.
+    #[command(flatten)]
+    pub govern: GovernArgs,
 }
 
 /// `sensor replay`.
@@ -180,7 +326,13 @@ pub struct ReplayArgs {
     /// No summary table on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Write the incidents and their (dry-run) decisions as JSON to this file.
+    #[arg(long)]
+    pub incidents: Option<PathBuf>,
     /// Micro-agents.
     #[command(flatten)]
     pub agents: AgentArgs,
+    /// Governance (replay decides on event time and acts on nothing).
+    #[command(flatten)]
+    pub govern: GovernArgs,
 }

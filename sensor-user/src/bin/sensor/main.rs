@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod cli;
+mod govern;
 mod replay;
 
 use std::{
@@ -20,6 +21,10 @@ use clap::Parser;
 use cli::{Cli, Command, RunArgs, XdpModeArg};
 use sensor_user::{
     agents::{from_kernel::from_kernel, runtime::Dispatcher},
+    api::{
+        ControlServer,
+        handler::{GovernorApi, SharedGovernor},
+    },
     block::{BlockMaps, Cidr, notes, parse_ttl},
     event::{Event, write_json_line},
     kernel::{self, RingReader, Sensor, SensorOptions, XdpModeChoice, ring::EventSink},
@@ -29,8 +34,49 @@ use sensor_user::{
         observe::Observer,
         pipeline::{Pipeline, PipelineConfig},
     },
+    respond::{
+        actuator::MapActuator,
+        config::GovernanceConfig,
+        runner::{Clock, DecisionThread},
+        wall_ns,
+    },
     sys,
 };
+
+/// Re-reads the policy file (SIGHUP); an invalid file leaves the policy in force.
+fn reload_policy(g: &SharedGovernor, path: Option<&std::path::Path>) {
+    let cfg = match path {
+        Some(p) => GovernanceConfig::load(p),
+        None => Ok(GovernanceConfig::default_config()),
+    };
+    match (cfg, g.lock()) {
+        (Ok(cfg), Ok(mut g)) => {
+            eprintln!("policy reloaded: version {}", cfg.version);
+            g.reload(cfg, "SIGHUP", wall_ns());
+        }
+        (Err(e), _) => eprintln!("error: policy reload refused, the previous policy stays in force: {e}"),
+        (_, Err(_)) => {}
+    }
+}
+
+/// Events and ring losses over the last N seconds, for the loss-aware policy.
+#[derive(Default)]
+struct LossWindow {
+    samples: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl LossWindow {
+    /// Adds the current totals; returns the share lost over the last `secs` samples.
+    fn push(&mut self, events: u64, lost: u64, secs: usize) -> f64 {
+        self.samples.push_back((events, lost));
+        while self.samples.len() > secs + 1 {
+            self.samples.pop_front();
+        }
+        let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) else { return 0.0 };
+        let (ev, lo) = (last.0.saturating_sub(first.0), last.1.saturating_sub(first.1));
+        if ev + lo == 0 { 0.0 } else { lo as f64 / (ev + lo) as f64 }
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,9 +98,24 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(args) => run(&cli.pin_dir, &cli.state_dir, args),
         Command::Replay(args) => replay::run(args),
         Command::Agents { what } => agents::command(&what),
+        Command::Approvals { what } => govern::approvals(&cli.state_dir, &what),
+        Command::Incidents { what, json } => govern::incidents(&cli.state_dir, what.as_ref(), json),
+        Command::Feedback { incident, label, note, suppress } => {
+            govern::feedback(&cli.state_dir, incident, label, &note, suppress.as_deref())
+        }
+        Command::Audit { what } => govern::audit_cmd(&cli.state_dir, &what),
+        Command::Policy { what } => govern::policy_cmd(&cli.state_dir, &what),
         Command::Block { cidr, ttl, reason } => {
             let cidr: Cidr = cidr.parse()?;
             let ttl_d = parse_ttl(&ttl)?;
+            // A running sensor's governor writes the block (allowlist checks, audit record
+            // with your identity); without one, the pinned maps are written directly.
+            let req = serde_json::json!({"cmd": "block", "cidr": cidr, "ttl": ttl, "reason": reason});
+            if govern::control(&cli.state_dir, req)?.is_some() {
+                let secs = ttl_d.map_or(0, |d| d.as_secs());
+                println!("blocked {cidr} for {secs}s ({reason}), audited by the running sensor");
+                return Ok(());
+            }
             let mut maps = BlockMaps::open_pinned(&cli.pin_dir)?;
             maps.insert(cidr, ttl_d, sensor_common::block::BlockReason::Manual as u16)?;
             let mut n = notes::load(&notes_path);
@@ -68,6 +129,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Unblock { cidr } => {
             let cidr: Cidr = cidr.parse()?;
+            if let Some(v) = govern::control(&cli.state_dir, serde_json::json!({"cmd": "unblock", "cidr": cidr}))? {
+                if v["was_blocked"].as_bool() != Some(true) {
+                    bail!("{cidr} was not blocked (see `sensor blocks`)");
+                }
+                println!("unblocked {cidr}, audited by the running sensor");
+                return Ok(());
+            }
             let mut maps = BlockMaps::open_pinned(&cli.pin_dir)?;
             let was = maps.remove(cidr)?;
             let mut n = notes::load(&notes_path);
@@ -206,6 +274,20 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let mut blocks = sensor.take_block_maps()?;
     let _intel = crate::agents::intel_feeds(&a.agents, &mut blocks)?;
     let agents = crate::agents::build(&a.agents, Some(state_dir.join("agents-state.json")), Some(2))?;
+    // Governance: the governor owns the block maps (the only writer from now on), takes
+    // findings from the agents' tap on its own thread, and answers the control socket.
+    let mut gov = None;
+    let mut blocks = Some(blocks);
+    if agents.is_some() && !a.govern.no_govern {
+        let audit = a.govern.audit_log.clone().unwrap_or_else(|| govern::audit_path(state_dir));
+        let actuator = Box::new(MapActuator::new(blocks.take().context("block maps")?));
+        let shared = govern::build(&a.govern, actuator, Some(&audit), Some(&govern::state_path(state_dir)), true)?;
+        let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Wall)?;
+        let api = Arc::new(GovernorApi::new(Arc::clone(&shared), a.govern.policy.clone()));
+        let server = ControlServer::start(&govern::socket_path(state_dir), api)?;
+        eprintln!("control socket {} (root only); audit log {}", server.path().display(), audit.display());
+        gov = Some((shared, tap, thread, server));
+    }
     let (mut live, mut state_path, mut proc_agents, mut log_agents) = (None, None, None, None);
     if a.eve.is_some() || agents.is_some() {
         let out: Option<Box<dyn Write + Send>> = match &a.eve {
@@ -218,6 +300,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         if let Some((rt, path)) = agents {
             let seeded = rt.context().seed_from_proc(0);
             eprintln!("agents: {} ({} processes seeded from /proc)", rt.agents().join(", "), seeded);
+            if let Some((_, tap, ..)) = &gov {
+                rt.queue().set_tap(tap.clone());
+            }
             proc_agents = rt.dispatcher();
             log_agents = rt.dispatcher();
             state_path = path;
@@ -242,21 +327,42 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let mut auth = crate::auth::AuthFeed::start(&a.auth_logs, log_agents.take(), offset)?;
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).context("installing SIGHUP")?;
     let started = Instant::now();
     let mut last_sweep = Instant::now();
+    let mut loss = LossWindow::default();
     while !stop.load(Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         if a.duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
             break;
         }
         auth.poll();
+        if hup.swap(false, Relaxed) {
+            if let Some((g, ..)) = &gov {
+                reload_policy(g, a.govern.policy.as_deref());
+            }
+        }
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = Instant::now();
             auth.tick(sys::monotonic_ns() + offset);
-            if let Ok(n) = blocks.sweep_expired(sys::monotonic_ns()) {
-                if n > 0 {
-                    eprintln!("expired {n} block(s)");
+            let events = net_reader.stats.events.load(Relaxed) + proc_reader.stats.events.load(Relaxed);
+            let lost = sensor.counters().map(|c| c.ring_losses()).unwrap_or(0);
+            match (&gov, blocks.as_mut()) {
+                (Some((g, ..)), _) => {
+                    if let Ok(mut g) = g.lock() {
+                        let share = loss.push(events, lost, g.loss_window().as_secs().max(1) as usize);
+                        g.set_loss_share(share);
+                    }
                 }
+                (None, Some(b)) => {
+                    if let Ok(n) = b.sweep_expired(sys::monotonic_ns()) {
+                        if n > 0 {
+                            eprintln!("expired {n} block(s)");
+                        }
+                    }
+                }
+                (None, None) => {}
             }
         }
     }
@@ -266,6 +372,11 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     // log reader's go first, then the pipeline finishes the runtime.
     let _ = proc_reader.join();
     auth.finish();
+    let gov_parts = gov.map(|(g, tap, thread, server)| {
+        server.stop();
+        drop(tap);
+        (g, thread)
+    });
     if let Some(mut live) = net_reader.join().and_then(|s| s.live) {
         live.finish().context("writing eve output")?;
         if let Some((state, n)) = live.pipeline().agent_outcome() {
@@ -283,6 +394,22 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             p.eve().count(RecordType::Tls),
             p.eve().count(RecordType::Ssh)
         );
+    }
+    if let Some((g, thread)) = gov_parts {
+        // The tap's last senders went with the agent runtime: the thread drains and ends.
+        thread.join();
+        if let Ok(mut g) = g.lock() {
+            g.save();
+            let st = g.stats;
+            eprintln!(
+                "governance: {} finding(s), {} incident(s), {} decision(s), {} action(s) applied, {} approval(s) pending",
+                st.findings,
+                g.incidents().count(),
+                st.decisions,
+                st.applied,
+                g.approvals().count()
+            );
+        }
     }
     let counters = sensor.counters()?;
     eprintln!(

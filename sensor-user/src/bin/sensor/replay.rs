@@ -3,6 +3,8 @@
 
 use std::{fs::File, io::Write, path::PathBuf};
 
+use std::{collections::BTreeMap, sync::Arc};
+
 use anyhow::{Context, Result, bail};
 use sensor_user::packet::{
     app::AppConfig,
@@ -12,6 +14,13 @@ use sensor_user::packet::{
     observe::Observer,
     pipeline::{Pipeline, PipelineConfig},
     replay::{ReplayReport, expand_inputs, replay_files},
+};
+use sensor_user::{
+    correlate::incident::Incident,
+    respond::{
+        actuator::DryRun,
+        runner::{Clock, DecisionThread},
+    },
 };
 
 use crate::cli::ReplayArgs;
@@ -34,7 +43,21 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     cfg.app.http.body_limit = args.http_body_limit;
     let mut pipeline = Pipeline::new(cfg, EveWriter::new(Some(out), types));
     let mut state_path = None;
+    let mut gov = None;
     if let Some((rt, path)) = crate::agents::build(&args.agents, None, None)? {
+        if !args.govern.no_govern {
+            // Replay decides on event time and acts on nothing (a dry-run actuator).
+            let shared = crate::govern::build(
+                &args.govern,
+                Box::new(DryRun::default()),
+                args.govern.audit_log.as_deref(),
+                None,
+                false,
+            )?;
+            let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Event)?;
+            rt.queue().set_tap(tap);
+            gov = Some((shared, thread));
+        }
         pipeline = pipeline.with_agents(Observer::new(rt));
         state_path = path;
     }
@@ -45,6 +68,35 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     }
     if !args.quiet {
         eprint!("{}", summary(&pipeline, &report));
+    }
+    if let Some((shared, thread)) = gov {
+        // The agents are finished, so the tap is closed: the thread drains and ends.
+        thread.join();
+        let g = shared.lock().map_err(|_| anyhow::anyhow!("the governor panicked"))?;
+        let incidents: Vec<&Incident> = g.incidents().collect();
+        if !args.quiet {
+            let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+            for d in incidents.iter().flat_map(|i| &i.decisions) {
+                *by.entry(d.outcome.name()).or_default() += 1;
+            }
+            eprintln!(
+                "governance (dry run): {} finding(s) -> {} incident(s); decisions: {}",
+                g.stats.findings,
+                incidents.len(),
+                if by.is_empty() {
+                    "none".to_owned()
+                } else {
+                    by.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+                }
+            );
+            for i in &incidents {
+                eprintln!("  {}", i.summary());
+            }
+        }
+        if let Some(p) = &args.incidents {
+            std::fs::write(p, serde_json::to_vec_pretty(&incidents)?)
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
     }
     let failed: Vec<_> = report.failed().collect();
     if let Some(first) = failed.first() {

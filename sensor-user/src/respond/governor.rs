@@ -1,0 +1,844 @@
+//! The governor: findings in, governed containment out. Each finding goes to the
+//! correlator; when its incident is confident enough, the governor proposes actions (block
+//! the adversaries, kill the attacker's processes, isolate a host that talks to C2 or
+//! uploads), weighs each with the decision policy, asks the authority matrix, and then
+//! acts, queues an approval, or records why not. Every decision, approval, expiry, manual
+//! action and feedback is one record in the audit log.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    net::IpAddr,
+    path::PathBuf,
+    time::Duration,
+};
+
+use sensor_common::block::BlockReason;
+
+use super::{
+    actuator::Actuator,
+    approvals::{Approvals, Pending},
+    config::{Action, Authority, GovernanceConfig},
+    decision::{Decision, Outcome, Target, Verdict},
+    feedback::{Feedback, Suppression},
+    guard::refuse_block,
+    policy::{self, Inputs},
+};
+use crate::{
+    agents::finding::Finding,
+    api::kill::{KillOutcome, start_ticks},
+    audit::AuditWriter,
+    block::Cidr,
+    correlate::{
+        correlator::Correlator,
+        incident::{FindingRecord, Incident},
+        stage::Stage,
+    },
+};
+
+/// A governor operation that could not be done (answers to the control socket).
+#[derive(Debug, thiserror::Error)]
+pub enum GovError {
+    /// No pending approval with that id.
+    #[error("no pending approval {0} (see `sensor approvals list`)")]
+    NoApproval(u64),
+    /// No incident with that id.
+    #[error("no incident {0} (see `sensor incidents`)")]
+    NoIncident(u64),
+    /// The block is refused.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The actuator failed.
+    #[error("{0}")]
+    Act(#[from] super::actuator::ActError),
+}
+
+/// A block or isolation the governor wrote and will see expire.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActiveBlock {
+    /// The prefix.
+    pub cidr: Cidr,
+    /// "block", "isolate" or "manual".
+    pub kind: String,
+    /// The incident (0 for manual blocks).
+    pub incident: u64,
+    /// The decision (0 for manual blocks).
+    pub decision: u64,
+    /// Wall-clock expiry, ns since the epoch.
+    pub expires_ns: u64,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GovStats {
+    /// Findings received.
+    pub findings: u64,
+    /// Findings suppressed by feedback.
+    pub suppressed: u64,
+    /// Decisions made.
+    pub decisions: u64,
+    /// Actions carried out.
+    pub applied: u64,
+    /// Audit records that could not be written.
+    pub audit_errors: u64,
+}
+
+/// What the governor persists between runs.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct GovState {
+    /// Highest incident id handed out.
+    pub last_incident: u64,
+    /// Highest decision id handed out.
+    pub last_decision: u64,
+    /// Feedback labels and suppressions.
+    pub feedback: Feedback,
+    /// Offences per prefix (TTL ladder position).
+    pub offenders: BTreeMap<String, u32>,
+    /// Blocks written and not yet expired.
+    pub blocks: Vec<ActiveBlock>,
+    /// The latest incidents (for `sensor incidents` while no sensor runs).
+    pub incidents: Vec<Incident>,
+}
+
+/// Incidents kept in the state file.
+const INCIDENTS_PERSISTED: usize = 1000;
+/// Findings shown as evidence on an approval.
+const EVIDENCE_LINES: usize = 8;
+
+/// The governor.
+pub struct Governor {
+    cfg: GovernanceConfig,
+    correlator: Correlator,
+    feedback: Feedback,
+    offenders: BTreeMap<String, u32>,
+    approvals: Approvals,
+    blocks: BTreeMap<Cidr, ActiveBlock>,
+    recent_blocks: VecDeque<u64>,
+    actuator: Box<dyn Actuator>,
+    audit: Option<AuditWriter>,
+    loss_share: f64,
+    last_decision: u64,
+    print: bool,
+    /// Where the state is saved (None: not persisted).
+    pub state_path: Option<PathBuf>,
+    dirty: bool,
+    /// Counters.
+    pub stats: GovStats,
+    /// Decisions made, oldest first (drained by the caller for output).
+    pub outbox: Vec<Decision>,
+}
+
+impl std::fmt::Debug for Governor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governor").field("version", &self.cfg.version).field("stats", &self.stats).finish()
+    }
+}
+
+impl Governor {
+    /// A governor acting through `actuator`, auditing to `audit`, resuming `state`.
+    pub fn new(
+        cfg: GovernanceConfig,
+        actuator: Box<dyn Actuator>,
+        audit: Option<AuditWriter>,
+        state: GovState,
+    ) -> Self {
+        let mut correlator =
+            Correlator::new(cfg.correlation.window.as_nanos() as u64, cfg.correlation.stage_boost, state.last_incident);
+        correlator.restore(state.incidents);
+        let mut feedback = state.feedback;
+        feedback.calibration = cfg.correlation.calibration.clone();
+        let mut g = Self {
+            cfg,
+            correlator,
+            feedback,
+            offenders: state.offenders,
+            approvals: Approvals::default(),
+            blocks: state.blocks.into_iter().map(|b| (b.cidr, b)).collect(),
+            recent_blocks: VecDeque::new(),
+            actuator,
+            audit,
+            loss_share: 0.0,
+            last_decision: state.last_decision,
+            print: false,
+            state_path: None,
+            dirty: false,
+            stats: GovStats::default(),
+            outbox: Vec::new(),
+        };
+        g.install_allowlist();
+        g
+    }
+
+    /// Also prints each decision on stderr.
+    pub fn printing(mut self, on: bool) -> Self {
+        self.print = on;
+        self
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &GovernanceConfig {
+        &self.cfg
+    }
+
+    /// Replaces the config (already validated); audited.
+    pub fn reload(&mut self, cfg: GovernanceConfig, by: &str, now_ns: u64) {
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        self.correlator.retune(self.cfg.correlation.window.as_nanos() as u64, self.cfg.correlation.stage_boost);
+        self.feedback.calibration = self.cfg.correlation.calibration.clone();
+        self.install_allowlist();
+        let body = serde_json::json!({
+            "from_version": old.version, "to_version": self.cfg.version, "origin": self.cfg.origin, "by": by, "at_ns": now_ns,
+        });
+        self.audit("config", body);
+    }
+
+    /// Writes allow entries for the allowlist and management addresses, so the kernel
+    /// never drops them whatever else is in the maps.
+    fn install_allowlist(&mut self) {
+        let all: Vec<Cidr> =
+            self.cfg.allowlist.never_block.iter().chain(&self.cfg.allowlist.management).copied().collect();
+        for c in all {
+            if let Err(e) = self.actuator.allow(c) {
+                eprintln!("warning: cannot write allow entry {c}: {e}");
+            }
+        }
+    }
+
+    /// The share of events lost in the policy's loss window, measured by the caller.
+    pub fn set_loss_share(&mut self, share: f64) {
+        self.loss_share = if share.is_finite() { share.clamp(0.0, 1.0) } else { 0.0 };
+    }
+
+    /// The loss window the caller should measure over.
+    pub fn loss_window(&self) -> Duration {
+        self.cfg.policy.loss_window
+    }
+
+    /// The incidents held, oldest first.
+    pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.correlator.incidents()
+    }
+
+    /// Incident `id`.
+    pub fn incident(&self, id: u64) -> Option<&Incident> {
+        self.correlator.get(id)
+    }
+
+    /// Pending approvals.
+    pub fn approvals(&self) -> impl Iterator<Item = &Pending> {
+        self.approvals.list()
+    }
+
+    /// Blocks the governor wrote that have not expired.
+    pub fn blocks(&self) -> impl Iterator<Item = &ActiveBlock> {
+        self.blocks.values()
+    }
+
+    /// One finding, at wall-clock `now_ns`.
+    pub fn on_finding(&mut self, f: &Finding, now_ns: u64) {
+        self.stats.findings += 1;
+        self.dirty = true;
+        let entity = FindingRecord::of(f, Stage::of(f.technique, f.agent)).entity();
+        let allow = &self.cfg.allowlist;
+        let unlinkable = |a: IpAddr| allow.protects(a).is_some();
+        if self.feedback.suppressed(f.agent, &entity, now_ns).is_some() {
+            self.stats.suppressed += 1;
+            self.correlator.note_suppressed(f, &unlinkable);
+            return;
+        }
+        let added = self.correlator.add(f, &unlinkable, &self.feedback);
+        if added.opened && self.print {
+            if let Some(inc) = self.correlator.get(added.id) {
+                eprintln!("{}", inc.summary());
+            }
+        }
+        self.govern(added.id, now_ns);
+    }
+
+    /// Proposes and decides the actions incident `id` calls for.
+    fn govern(&mut self, id: u64, now_ns: u64) {
+        let Some(inc) = self.correlator.get(id) else { return };
+        if inc.confidence < self.cfg.policy.min_confidence {
+            return;
+        }
+        for target in proposals(inc) {
+            if !self.worth_deciding(id, &target) {
+                continue;
+            }
+            self.decide(id, target, now_ns);
+        }
+    }
+
+    /// Whether `target` needs a (new) decision on incident `id`: not yet decided, or only
+    /// monitored at a confidence at least 0.1 lower than now; and not already in force.
+    fn worth_deciding(&self, id: u64, target: &Target) -> bool {
+        let Some(inc) = self.correlator.get(id) else { return false };
+        if let Target::Block { cidr } = target {
+            if self.blocks.contains_key(cidr) {
+                return false;
+            }
+        }
+        if self.approvals.waiting_for(target).is_some() {
+            return false;
+        }
+        match inc.decisions.iter().rev().find(|d| &d.target == target) {
+            None => true,
+            Some(d) if d.outcome == Outcome::Monitored => inc.confidence >= d.scores.confidence + 0.1,
+            Some(d) => matches!(d.outcome, Outcome::RolledBack | Outcome::Expired),
+        }
+    }
+
+    fn decide(&mut self, id: u64, target: Target, now_ns: u64) {
+        let Some(inc) = self.correlator.get(id) else { return };
+        let cfg = &self.cfg;
+        let d = &cfg.defaults;
+        let asset = match target.address() {
+            Some(a) => cfg.inventory.lookup(a, d),
+            None => inc
+                .targets
+                .iter()
+                .map(|a| cfg.inventory.lookup(*a, d))
+                .max_by_key(|v| v.criticality)
+                .unwrap_or_else(|| cfg.inventory.lookup(IpAddr::from([0u8; 4]), d)),
+        };
+        let impact = inc
+            .targets
+            .iter()
+            .map(|a| cfg.inventory.lookup(*a, d).impact)
+            .fold(if inc.targets.is_empty() { asset.impact } else { 0.0 }, f64::max);
+        let mut why = vec![format!("{}; confidence {:.2}", inc.summary(), inc.confidence)];
+        for (name, s) in &inc.agents {
+            why.push(format!(
+                "{name}: {} finding(s), confidence {:.2} x weight {:.2} ({})",
+                s.count, s.raw, s.weight, s.note
+            ));
+        }
+        let asset_name = if asset.known { asset.name.to_owned() } else { String::new() };
+        why.push(format!(
+            "{} is on {} (class {}, criticality {}, false-positive cost {:.1}); impact at stake {:.1}",
+            target.describe(),
+            if asset.known { format!("asset {}", asset.name) } else { "an unlisted address".to_owned() },
+            asset.class,
+            asset.criticality,
+            asset.false_positive_cost,
+            impact
+        ));
+        let inputs = Inputs {
+            confidence: inc.confidence,
+            impact,
+            false_positive_cost: asset.false_positive_cost,
+            criticality: asset.criticality,
+            loss_share: self.loss_share,
+        };
+        let (verdict, scores) = policy::decide(&cfg.policy, &inputs, &mut why);
+        let action = match target {
+            Target::Block { .. } => Action::Block,
+            Target::Kill { .. } => Action::Kill,
+            Target::Isolate { .. } => Action::Isolate,
+        };
+        let authority = cfg.authority.get(asset.class, action);
+        let protected = asset.protected;
+        let class = asset.class.to_owned();
+        self.last_decision += 1;
+        let mut dec = Decision {
+            id: self.last_decision,
+            incident: id,
+            at_ns: now_ns,
+            target: target.clone(),
+            verdict,
+            authority: authority.name().to_owned(),
+            asset: asset_name,
+            class,
+            outcome: Outcome::Monitored,
+            scores,
+            ttl_s: None,
+            offence: None,
+            approval: None,
+            approver: None,
+            rollback: None,
+            expires_ns: None,
+            policy_version: cfg.version.clone(),
+            reasoning: Vec::new(),
+        };
+        let refusal = match &target {
+            Target::Block { cidr } => refuse_block(cidr, &cfg.allowlist),
+            Target::Isolate { host } => cfg
+                .allowlist
+                .protects(*host)
+                .map(|c| format!("{host} is allowlisted ({c}): never isolated, whatever the confidence")),
+            Target::Kill { .. } => None,
+        };
+        if let Some(r) = refusal {
+            why.push(r);
+            dec.outcome = Outcome::Refused;
+        } else if protected {
+            why.push(format!("asset {} is protected: every action on it is forbidden", dec.asset));
+            dec.outcome = Outcome::Forbidden;
+        } else if verdict == Verdict::Monitor {
+            dec.outcome = Outcome::Monitored;
+        } else if authority == Authority::Forbidden {
+            why.push(format!("the authority matrix forbids {} on class {} assets", action.name(), dec.class));
+            dec.outcome = Outcome::Forbidden;
+        } else if verdict == Verdict::Contain && authority == Authority::Autonomous {
+            match self.limit_reached(&target, now_ns) {
+                Some(limit) => {
+                    why.push(format!("{limit}: a person decides"));
+                    dec.outcome = Outcome::Pending;
+                }
+                None => {
+                    why.push(format!(
+                        "the authority matrix lets the sensor {} class {} assets alone",
+                        action.name(),
+                        dec.class
+                    ));
+                    dec.outcome = Outcome::Applied;
+                }
+            }
+        } else {
+            why.push(if verdict == Verdict::Contain {
+                format!("the authority matrix requires approval to {} class {} assets", action.name(), dec.class)
+            } else {
+                format!("escalated: {} waits for approval", target.describe())
+            });
+            dec.outcome = Outcome::Pending;
+        }
+        dec.reasoning = why;
+        match dec.outcome {
+            Outcome::Applied => self.execute(&mut dec, now_ns),
+            Outcome::Pending => {
+                let expires = now_ns.saturating_add(self.cfg.limits.approval_expiry.as_nanos() as u64);
+                let evidence: Vec<String> = self
+                    .correlator
+                    .get(id)
+                    .map(|i| {
+                        i.findings
+                            .iter()
+                            .rev()
+                            .take(EVIDENCE_LINES)
+                            .map(|f| format!("{} {}: {}", f.agent, f.kind, f.reason))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let aid = self.approvals.next_id();
+                dec.expires_ns = Some(expires);
+                dec.approval = Some(aid);
+                dec.reasoning.push(format!(
+                    "approval {aid} waits until it expires in {}s",
+                    self.cfg.limits.approval_expiry.as_secs()
+                ));
+                self.approvals.add(dec.clone(), now_ns, expires, evidence);
+            }
+            _ => {}
+        }
+        self.record(dec, "decision");
+    }
+
+    /// Why a new autonomous block would exceed the matrix's limits, if it would.
+    fn limit_reached(&mut self, target: &Target, now_ns: u64) -> Option<String> {
+        if !matches!(target, Target::Block { .. } | Target::Isolate { .. }) {
+            return None;
+        }
+        let l = &self.cfg.limits;
+        while self.recent_blocks.front().is_some_and(|t| now_ns.saturating_sub(*t) >= 60_000_000_000) {
+            self.recent_blocks.pop_front();
+        }
+        if self.blocks.len() >= l.max_active_blocks {
+            return Some(format!("{} active blocks reach the limit of {}", self.blocks.len(), l.max_active_blocks));
+        }
+        if self.recent_blocks.len() >= l.max_new_blocks_per_minute as usize {
+            return Some(format!(
+                "{} new blocks in the last minute reach the limit of {}",
+                self.recent_blocks.len(),
+                l.max_new_blocks_per_minute
+            ));
+        }
+        None
+    }
+
+    /// Carries out `dec` (autonomous or approved) and fills in its outcome, TTL and rollback.
+    fn execute(&mut self, dec: &mut Decision, now_ns: u64) {
+        let result: Result<(), String> = match dec.target.clone() {
+            Target::Block { cidr } => {
+                let key = cidr.to_string();
+                let offence = self.offenders.get(&key).copied().unwrap_or(0) + 1;
+                let ttl = self.cfg.limits.ttl_for_offence(offence);
+                match self.actuator.block(cidr, ttl, BlockReason::Policy) {
+                    Ok(()) => {
+                        self.offenders.insert(key, offence);
+                        self.recent_blocks.push_back(now_ns);
+                        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
+                        self.blocks.insert(
+                            cidr,
+                            ActiveBlock {
+                                cidr,
+                                kind: "block".into(),
+                                incident: dec.incident,
+                                decision: dec.id,
+                                expires_ns: expires,
+                                reason: format!("incident {}", dec.incident),
+                            },
+                        );
+                        dec.ttl_s = Some(ttl.as_secs());
+                        dec.offence = Some(offence);
+                        dec.expires_ns = Some(expires);
+                        dec.rollback = Some(format!("unblock {cidr}"));
+                        dec.reasoning.push(format!(
+                            "offence {offence} of {cidr}: blocked in XDP for {}s (TTL ladder {:?})",
+                            ttl.as_secs(),
+                            self.cfg.limits.ttl_ladder.iter().map(Duration::as_secs).collect::<Vec<_>>()
+                        ));
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Target::Isolate { host } => {
+                let key = format!("isolate:{host}");
+                let offence = self.offenders.get(&key).copied().unwrap_or(0) + 1;
+                let ttl = self.cfg.limits.ttl_for_offence(offence);
+                let mgmt = self.cfg.allowlist.management.clone();
+                match self.actuator.isolate(host, ttl, &mgmt) {
+                    Ok(()) => {
+                        self.offenders.insert(key, offence);
+                        let prefix = if host.is_ipv4() { 32 } else { 128 };
+                        let cidr = Cidr { addr: host, prefix };
+                        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
+                        self.blocks.insert(
+                            cidr,
+                            ActiveBlock {
+                                cidr,
+                                kind: "isolate".into(),
+                                incident: dec.incident,
+                                decision: dec.id,
+                                expires_ns: expires,
+                                reason: format!("incident {}", dec.incident),
+                            },
+                        );
+                        dec.ttl_s = Some(ttl.as_secs());
+                        dec.offence = Some(offence);
+                        dec.expires_ns = Some(expires);
+                        dec.rollback = Some(format!("unblock {cidr}"));
+                        dec.reasoning.push(format!(
+                            "{host} isolated for {}s: only {} management prefix(es) still reach it",
+                            ttl.as_secs(),
+                            mgmt.len()
+                        ));
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Target::Kill { pid, start, .. } => match self.actuator.kill(pid, start) {
+                Ok(KillOutcome::Killed) => {
+                    dec.rollback = Some("none: a killed process cannot be restored".into());
+                    dec.reasoning.push(format!("pid {pid} killed through a pidfd"));
+                    Ok(())
+                }
+                Ok(KillOutcome::AlreadyGone) => Err(format!("pid {pid} had already exited")),
+                Ok(KillOutcome::Reused { found_start }) => {
+                    Err(format!("pid {pid} now belongs to another process (start {found_start}): not killed"))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        match result {
+            Ok(()) => {
+                dec.outcome = Outcome::Applied;
+                self.stats.applied += 1;
+            }
+            Err(e) => {
+                dec.outcome = Outcome::Failed;
+                dec.reasoning.push(format!("failed: {e}"));
+            }
+        }
+    }
+
+    /// Stores `dec` on its incident (replacing an earlier state of the same decision),
+    /// audits it, prints it and queues it for output.
+    fn record(&mut self, dec: Decision, kind: &str) {
+        self.stats.decisions += u64::from(kind == "decision");
+        self.dirty = true;
+        if let Some(inc) = self.correlator.get_mut(dec.incident) {
+            match inc.decisions.iter_mut().find(|d| d.id == dec.id) {
+                Some(d) => *d = dec.clone(),
+                None => inc.decisions.push(dec.clone()),
+            }
+        }
+        let mut body = serde_json::to_value(&dec).unwrap_or(serde_json::Value::Null);
+        if let (Some(obj), Some(inc)) = (body.as_object_mut(), self.correlator.get(dec.incident)) {
+            obj.insert("matrix_version".into(), self.cfg.version.clone().into());
+            obj.insert(
+                "incident_summary".into(),
+                serde_json::json!({
+                    "stages": inc.stages.iter().map(Stage::name).collect::<Vec<_>>(),
+                    "techniques": inc.techniques,
+                    "confidence": inc.confidence,
+                    "findings": inc.findings_total,
+                    "agents": inc.agents.iter().map(|(k, v)| (k.clone(), v.weighted)).collect::<BTreeMap<_, _>>(),
+                }),
+            );
+        }
+        self.audit(kind, body);
+        if self.print {
+            eprintln!("{}", dec.line());
+        }
+        self.outbox.push(dec);
+    }
+
+    fn audit(&mut self, kind: &str, body: serde_json::Value) {
+        let Some(w) = self.audit.as_mut() else { return };
+        let map = match body {
+            serde_json::Value::Object(m) => m,
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        if let Err(e) = w.append(kind, &map) {
+            self.stats.audit_errors += 1;
+            eprintln!("error: audit log: {e}");
+        }
+    }
+
+    /// Approves approval `id` as `approver`: carries the action out (re-checking the
+    /// allowlist and the matrix in force now) and audits who approved.
+    pub fn approve(&mut self, id: u64, approver: &str, now_ns: u64) -> Result<Decision, GovError> {
+        let p = self.approvals.take(id).ok_or(GovError::NoApproval(id))?;
+        let mut dec = p.decision;
+        dec.approver = Some(approver.to_owned());
+        dec.at_ns = now_ns;
+        let recheck = match &dec.target {
+            Target::Block { cidr } => refuse_block(cidr, &self.cfg.allowlist),
+            _ => None,
+        };
+        let action = Action::ALL.into_iter().find(|a| a.name() == dec.target.action()).unwrap_or(Action::Block);
+        if let Some(r) = recheck {
+            dec.reasoning.push(format!("approved by {approver}, but {r}"));
+            dec.outcome = Outcome::Refused;
+        } else if self.cfg.authority.get(&dec.class, action) == Authority::Forbidden {
+            dec.reasoning.push(format!(
+                "approved by {approver}, but the matrix in force now forbids {} on class {}",
+                action.name(),
+                dec.class
+            ));
+            dec.outcome = Outcome::Forbidden;
+        } else {
+            dec.reasoning.push(format!("approved by {approver}"));
+            self.execute(&mut dec, now_ns);
+        }
+        self.record(dec.clone(), "approval");
+        Ok(dec)
+    }
+
+    /// Denies approval `id` as `approver`, with a reason; audited.
+    pub fn deny(&mut self, id: u64, approver: &str, reason: &str, now_ns: u64) -> Result<Decision, GovError> {
+        let p = self.approvals.take(id).ok_or(GovError::NoApproval(id))?;
+        let mut dec = p.decision;
+        dec.approver = Some(approver.to_owned());
+        dec.at_ns = now_ns;
+        dec.outcome = Outcome::Denied;
+        dec.reasoning.push(if reason.is_empty() {
+            format!("denied by {approver}")
+        } else {
+            format!("denied by {approver}: {reason}")
+        });
+        self.record(dec.clone(), "approval");
+        Ok(dec)
+    }
+
+    /// Analyst feedback on incident `id`: labels every agent's finding about its entity,
+    /// optionally suppresses them for `suppress`, and rescores the incident. Returns what
+    /// changed, in words.
+    pub fn feedback(
+        &mut self,
+        id: u64,
+        true_positive: bool,
+        note: &str,
+        suppress: Option<Duration>,
+        by: &str,
+        now_ns: u64,
+    ) -> Result<String, GovError> {
+        let inc = self.correlator.get(id).ok_or(GovError::NoIncident(id))?;
+        let pairs: Vec<(String, String)> = inc.agents.iter().map(|(a, s)| (a.clone(), s.entity.clone())).collect();
+        let before = inc.confidence;
+        let label = if true_positive { "true_positive" } else { "false_positive" };
+        for (agent, entity) in &pairs {
+            self.feedback.label(agent, entity, true_positive);
+            if let Some(d) = suppress {
+                self.feedback.suppress(Suppression {
+                    agent: agent.clone(),
+                    entity: entity.clone(),
+                    until_ns: now_ns.saturating_add(d.as_nanos() as u64),
+                    note: format!("{by}: {note}"),
+                });
+            }
+        }
+        let after = self.correlator.rescore(id, &self.feedback).unwrap_or(before);
+        if let Some(inc) = self.correlator.get_mut(id) {
+            inc.feedback
+                .push(format!("{label} by {by}{}", if note.is_empty() { String::new() } else { format!(": {note}") }));
+        }
+        let summary = format!(
+            "incident {id} marked {label}: {} agent label(s) recorded{}; its confidence {before:.2} -> {after:.2}",
+            pairs.len(),
+            suppress.map(|d| format!(", suppressed for {}s", d.as_secs())).unwrap_or_default()
+        );
+        self.audit(
+            "feedback",
+            serde_json::json!({
+                "incident": id, "label": label, "note": note, "by": by, "at_ns": now_ns,
+                "agents": pairs.iter().map(|(a, e)| serde_json::json!({"agent": a, "entity": e})).collect::<Vec<_>>(),
+                "suppress_s": suppress.map(|d| d.as_secs()), "confidence_before": before, "confidence_after": after,
+            }),
+        );
+        self.dirty = true;
+        Ok(summary)
+    }
+
+    /// An operator's block through the control socket; refused for allowlisted, loopback
+    /// or all-address prefixes. Audited with the operator's identity.
+    pub fn manual_block(
+        &mut self,
+        cidr: Cidr,
+        ttl: Duration,
+        reason: &str,
+        by: &str,
+        now_ns: u64,
+    ) -> Result<(), GovError> {
+        if let Some(r) = refuse_block(&cidr, &self.cfg.allowlist) {
+            self.audit(
+                "manual",
+                serde_json::json!({"action": "block", "cidr": cidr, "by": by, "outcome": "refused", "reason": r}),
+            );
+            return Err(GovError::Refused(r));
+        }
+        self.actuator.block(cidr, ttl, BlockReason::Manual)?;
+        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
+        self.blocks.insert(
+            cidr,
+            ActiveBlock {
+                cidr,
+                kind: "manual".into(),
+                incident: 0,
+                decision: 0,
+                expires_ns: expires,
+                reason: reason.to_owned(),
+            },
+        );
+        self.audit(
+            "manual",
+            serde_json::json!({"action": "block", "cidr": cidr, "ttl_s": ttl.as_secs(), "by": by, "reason": reason,
+                "outcome": "applied", "rollback": format!("unblock {cidr}"), "expires_ns": expires}),
+        );
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// An operator's unblock; returns whether the prefix was blocked. Audited.
+    pub fn manual_unblock(&mut self, cidr: Cidr, by: &str) -> Result<bool, GovError> {
+        let was = self.actuator.unblock(cidr)?;
+        self.blocks.remove(&cidr);
+        self.audit("manual", serde_json::json!({"action": "unblock", "cidr": cidr, "by": by, "existed": was}));
+        self.dirty = true;
+        Ok(was)
+    }
+
+    /// Periodic work at wall-clock `now_ns`: expires approvals and blocks (audited), drops
+    /// expired suppressions, saves the state when it changed.
+    pub fn tick(&mut self, now_ns: u64) {
+        for p in self.approvals.expire(now_ns) {
+            let mut dec = p.decision;
+            dec.outcome = Outcome::Expired;
+            dec.at_ns = now_ns;
+            dec.reasoning.push("nobody approved or denied it before it expired: not applied".into());
+            self.record(dec, "approval");
+        }
+        match self.actuator.sweep() {
+            Ok(gone) => {
+                for cidr in gone {
+                    let Some(b) = self.blocks.remove(&cidr) else { continue };
+                    self.audit(
+                        "expiry",
+                        serde_json::json!({"cidr": cidr, "kind": b.kind, "incident": b.incident, "decision": b.decision,
+                            "outcome": "rolled_back", "at_ns": now_ns}),
+                    );
+                    if let Some(inc) = self.correlator.get_mut(b.incident) {
+                        if let Some(d) = inc.decisions.iter_mut().find(|d| d.id == b.decision) {
+                            d.outcome = Outcome::RolledBack;
+                            d.reasoning.push(format!("{} expired at its TTL and was removed", d.target.describe()));
+                        }
+                    }
+                    if self.print {
+                        eprintln!("expired {} {cidr} (incident {})", b.kind, b.incident);
+                    }
+                    self.dirty = true;
+                }
+            }
+            Err(e) => eprintln!("warning: sweeping block maps: {e}"),
+        }
+        if self.feedback.expire(now_ns) > 0 {
+            self.dirty = true;
+        }
+        if self.dirty {
+            self.save();
+        }
+    }
+
+    /// The state to persist.
+    pub fn state(&self) -> GovState {
+        let mut incidents: Vec<Incident> = self.correlator.incidents().cloned().collect();
+        let excess = incidents.len().saturating_sub(INCIDENTS_PERSISTED);
+        incidents.drain(..excess);
+        GovState {
+            last_incident: self.correlator.last_id(),
+            last_decision: self.last_decision,
+            feedback: self.feedback.clone(),
+            offenders: self.offenders.clone(),
+            blocks: self.blocks.values().cloned().collect(),
+            incidents,
+        }
+    }
+
+    /// Saves the state to `state_path` (write then rename); errors are printed.
+    pub fn save(&mut self) {
+        let Some(path) = self.state_path.clone() else { return };
+        match super::state::save(&path, &self.state()) {
+            Ok(()) => self.dirty = false,
+            Err(e) => eprintln!("warning: saving {}: {e}", path.display()),
+        }
+    }
+}
+
+/// The actions an incident calls for: block each adversary address, kill processes seen
+/// executing or escalating, isolate a host seen talking to C2 or uploading once the
+/// incident spans two stages or more.
+pub fn proposals(inc: &Incident) -> Vec<Target> {
+    let mut out = Vec::new();
+    for a in &inc.adversaries {
+        if a.is_unspecified() {
+            continue;
+        }
+        out.push(Target::Block { cidr: Cidr { addr: *a, prefix: if a.is_ipv4() { 32 } else { 128 } } });
+    }
+    for f in &inc.findings {
+        if let (Some(pid), Stage::Execution | Stage::PrivilegeEscalation | Stage::Persistence) = (f.pid, f.stage) {
+            let t = Target::Kill { pid, start: start_ticks(pid).ok(), exe: f.exe.clone().unwrap_or_default() };
+            if !out.iter().any(|x| matches!(x, Target::Kill { pid: p, .. } if *p == pid)) {
+                out.push(t);
+            }
+        }
+    }
+    if inc.stages.len() >= 2 {
+        for f in &inc.findings {
+            if let (true, Some(host)) = (f.stage.adversary_is_destination(), f.src) {
+                let t = Target::Isolate { host };
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out
+}
