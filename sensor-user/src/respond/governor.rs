@@ -739,10 +739,22 @@ impl Governor {
     /// An operator's unblock; returns whether the prefix was blocked. Audited.
     pub fn manual_unblock(&mut self, cidr: Cidr, by: &str) -> Result<bool, GovError> {
         let was = self.actuator.unblock(cidr)?;
-        self.blocks.remove(&cidr);
+        if let Some(b) = self.blocks.remove(&cidr) {
+            self.rolled_back(&b, &format!("lifted by {by}"));
+        }
         self.audit("manual", serde_json::json!({"action": "unblock", "cidr": cidr, "by": by, "existed": was}));
         self.dirty = true;
         Ok(was)
+    }
+
+    /// Marks the decision behind `b` rolled back (so a new offence is decided afresh).
+    fn rolled_back(&mut self, b: &ActiveBlock, how: &str) {
+        if let Some(inc) = self.correlator.get_mut(b.incident) {
+            if let Some(d) = inc.decisions.iter_mut().find(|d| d.id == b.decision) {
+                d.outcome = Outcome::RolledBack;
+                d.reasoning.push(format!("{} {how}", d.target.describe()));
+            }
+        }
     }
 
     /// Periodic work at wall-clock `now_ns`: expires approvals and blocks (audited), drops
@@ -764,12 +776,7 @@ impl Governor {
                         serde_json::json!({"cidr": cidr, "kind": b.kind, "incident": b.incident, "decision": b.decision,
                             "outcome": "rolled_back", "at_ns": now_ns}),
                     );
-                    if let Some(inc) = self.correlator.get_mut(b.incident) {
-                        if let Some(d) = inc.decisions.iter_mut().find(|d| d.id == b.decision) {
-                            d.outcome = Outcome::RolledBack;
-                            d.reasoning.push(format!("{} expired at its TTL and was removed", d.target.describe()));
-                        }
-                    }
+                    self.rolled_back(&b, "expired at its TTL and was removed");
                     if self.print {
                         eprintln!("expired {} {cidr} (incident {})", b.kind, b.incident);
                     }

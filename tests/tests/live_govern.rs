@@ -1,0 +1,223 @@
+//! Tier 4, governed containment live: the sensor runs on one end of a veth pair with a
+//! test policy while the peer namespace scans it from several addresses. A scan from an
+//! ordinary address is blocked in XDP on its own (later packets dropped and counted, no
+//! replies), the block expires at its TTL, and the repeat offender gets the next, longer
+//! TTL; an allowlisted scanner is never blocked. A scan from a critical asset waits for
+//! approval: approved through the control socket it is applied, denied it is not, and the
+//! audit log records who decided and verifies, until one byte of it is changed.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use tests::{ADDR_A, NetPair, PinDir, SensorProcess, privileged, sensor_cli};
+
+const POLICY: &str = r#"
+version = "live-test"
+[limits]
+ttl_min = "1s"
+ttl_ladder = ["4s", "8s", "1h"]
+approval_expiry = "2m"
+[[asset]]
+name = "buildsrv"
+match = ["10.201.0.3", "10.201.0.5"]
+criticality = 9
+impact = 100.0
+false_positive_cost = 40.0
+class = "critical"
+[allowlist]
+never_block = ["10.201.0.4"]
+"#;
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Self {
+        let p = std::env::temp_dir().join(tests::unique(prefix));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn add_addr(net: &NetPair, addr: &str) {
+    let st = Command::new("ip")
+        .args(["-n", &net.ns_b, "addr", "add", &format!("{addr}/24"), "dev", &net.if_b])
+        .status()
+        .expect("ip");
+    assert!(st.success());
+}
+
+/// Connection attempts from `src` to 40 closed ports of the sensor side.
+fn scan(net: &NetPair, src: &str, first_port: u16) {
+    let script = "import socket,sys\nsrc,dst,lo=sys.argv[1],sys.argv[2],int(sys.argv[3])\nfor p in range(lo,lo+40):\n    s=socket.socket()\n    s.bind((src,0))\n    s.settimeout(0.05)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
+    let st = NetPair::command(&net.ns_b, "python3")
+        .args(["-c", script, src, ADDR_A, &first_port.to_string()])
+        .status()
+        .expect("python3");
+    assert!(st.success(), "scan script failed");
+}
+
+/// Whether a ping from `src` gets an answer.
+fn answers(net: &NetPair, src: &str) -> bool {
+    NetPair::command(&net.ns_b, "ping")
+        .args(["-c", "2", "-i", "0.2", "-W", "1", "-I", src, ADDR_A])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn wait_line(sensor: &SensorProcess, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if let Some(l) = sensor.stderr().lines().find(|l| pred(l)) {
+            return Some(l.to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn start(net: &NetPair, pins: &PinDir, state: &Path) -> SensorProcess {
+    let policy = state.join("policy.toml");
+    std::fs::write(&policy, POLICY).expect("policy");
+    let mut cmd = NetPair::command(&net.ns_a, tests::sensor_bin());
+    cmd.arg("--pin-dir").arg(&pins.path).arg("--state-dir").arg(state).args([
+        "run",
+        "--iface",
+        &net.if_a,
+        "--no-tracepoints",
+        "--agents",
+        "port_scan",
+        "--agent-state",
+    ]);
+    cmd.arg(state.join("agents.json")).arg("--policy").arg(&policy);
+    SensorProcess::spawn(cmd, false)
+}
+
+fn drops(pins: &PinDir) -> u64 {
+    tests::status(&pins.path)["drop_blocked_v4"].as_u64().unwrap_or(0)
+}
+
+fn cli(state: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["--state-dir", state.to_str().expect("utf8")];
+    all.extend_from_slice(args);
+    sensor_cli(&all)
+}
+
+#[test]
+fn a_scan_is_blocked_alone_expires_at_its_ttl_and_a_repeat_offender_gets_a_longer_one() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    add_addr(&net, "10.201.0.4");
+    let pins = PinDir::new();
+    let state = TempDir::new("govern-");
+    let sensor = start(&net, &pins, &state.0);
+    const SCANNER: &str = "10.201.0.2";
+    assert!(answers(&net, SCANNER), "the peer answers before any block");
+
+    scan(&net, SCANNER, 2000);
+    let line = wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.2/32 -> applied"))
+        .unwrap_or_else(|| panic!("no autonomous block; sensor stderr:\n{}", sensor.stderr()));
+    assert!(line.contains("(contain, authority autonomous)"), "{line}");
+    let before = drops(&pins);
+    assert!(!answers(&net, SCANNER), "blocked: no replies");
+    assert!(drops(&pins) > before, "the XDP program counted the drops");
+    let (ok, out, err) = cli(&state.0, &["incidents"]);
+    assert!(ok && out.contains("recon") && out.contains(SCANNER), "{out}{err}");
+
+    // The first offence's TTL is 4 s: it expires and traffic passes again.
+    wait_line(&sensor, Duration::from_secs(10), |l| l.contains("expired block 10.201.0.2/32"))
+        .unwrap_or_else(|| panic!("block did not expire; sensor stderr:\n{}", sensor.stderr()));
+    assert!(answers(&net, SCANNER), "the expired block lets packets pass");
+
+    // The second offence gets the second step of the ladder.
+    scan(&net, SCANNER, 3000);
+    let (ok, out, _) = cli(&state.0, &["incidents", "--json"]);
+    assert!(ok);
+    let t0 = Instant::now();
+    let mut second = None;
+    while t0.elapsed() < Duration::from_secs(15) && second.is_none() {
+        let (_, out, _) = cli(&state.0, &["incidents", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        second = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i["decisions"].as_array().cloned().unwrap_or_default())
+            .find(|d| d["offence"].as_u64() == Some(2) && d["target"]["cidr"] == "10.201.0.2/32");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let second = second.unwrap_or_else(|| panic!("no second offence: {out}\n{}", sensor.stderr()));
+    assert_eq!(second["ttl_s"].as_u64(), Some(8), "{second}");
+    assert!(!answers(&net, SCANNER));
+
+    // An allowlisted scanner is never blocked, whatever the confidence.
+    scan(&net, "10.201.0.4", 4000);
+    wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.4/32 -> refused"))
+        .unwrap_or_else(|| panic!("no refusal for the allowlisted scanner; stderr:\n{}", sensor.stderr()));
+    assert!(answers(&net, "10.201.0.4"), "the allowlisted address still passes");
+}
+
+#[test]
+fn a_block_of_a_critical_asset_waits_for_approval_and_the_audit_log_names_the_approver() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    add_addr(&net, "10.201.0.3");
+    add_addr(&net, "10.201.0.5");
+    let pins = PinDir::new();
+    let state = TempDir::new("govern-");
+    let sensor = start(&net, &pins, &state.0);
+
+    scan(&net, "10.201.0.3", 2000);
+    wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.3/32 -> pending"))
+        .unwrap_or_else(|| panic!("no pending approval; sensor stderr:\n{}", sensor.stderr()));
+    assert!(answers(&net, "10.201.0.3"), "nothing is applied before approval");
+    let (ok, out, err) = cli(&state.0, &["approvals", "list", "--json"]);
+    assert!(ok, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let pending = list.as_array().and_then(|a| a.first()).cloned().expect("one approval");
+    assert_eq!(pending["decision"]["target"]["cidr"], "10.201.0.3/32");
+    assert_eq!(pending["decision"]["class"], "critical");
+    let id = pending["id"].as_u64().expect("id").to_string();
+    let (ok, out, err) = cli(&state.0, &["approvals", "approve", &id]);
+    assert!(ok && out.contains("applied") && out.contains("by root (uid 0"), "{out}{err}");
+    assert!(!answers(&net, "10.201.0.3"), "approved: blocked");
+
+    scan(&net, "10.201.0.5", 3000);
+    wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.5/32 -> pending"))
+        .unwrap_or_else(|| panic!("no second approval; sensor stderr:\n{}", sensor.stderr()));
+    let (_, out, _) = cli(&state.0, &["approvals", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let id = list[0]["id"].as_u64().expect("id").to_string();
+    let (ok, out, err) = cli(&state.0, &["approvals", "deny", &id, "--reason", "scheduled inventory scan"]);
+    assert!(ok && out.contains("denied"), "{out}{err}");
+    assert!(answers(&net, "10.201.0.5"), "denied: not blocked");
+    assert!(!cli(&state.0, &["approvals", "approve", &id]).0, "a denied approval cannot be approved");
+
+    // The audit log names both decisions' approver and verifies; one changed byte breaks it.
+    let log = state.0.join("audit.jsonl");
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    assert!(text.matches("\"approver\":\"root (uid 0").count() >= 2, "{text}");
+    assert!(text.contains("scheduled inventory scan"));
+    let (ok, out, err) = cli(&state.0, &["audit", "verify"]);
+    assert!(ok && out.contains("chain verified"), "{out}{err}");
+    let mut bytes = std::fs::read(&log).expect("read");
+    let at = bytes.iter().position(|b| *b == b'\n').expect("a line") + 20;
+    bytes[at] ^= 0x01;
+    std::fs::write(&log, &bytes).expect("write");
+    let (ok, out, _) = cli(&state.0, &["audit", "verify"]);
+    assert!(!ok && out.contains("line 2"), "{out}");
+}
