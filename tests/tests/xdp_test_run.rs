@@ -233,6 +233,32 @@ fn watch_entries_count_their_packets_and_let_them_pass() {
 }
 
 #[test]
+fn an_isolated_host_loses_all_traffic_but_management_both_ways() {
+    if !privileged(false) {
+        return;
+    }
+    use sensor_common::block::{BLOCK_MODE_ALLOW, BLOCK_MODE_ISOLATE, BlockReason};
+    let mut h = Harness::new();
+    let (host, mgmt, other) = ([10, 5, 0, 9], [10, 5, 0, 100], [10, 5, 0, 7]);
+    h.blocks
+        .write_mode("10.5.0.9".parse().expect("cidr"), None, BlockReason::Isolation as u16, BLOCK_MODE_ISOLATE)
+        .expect("isolate");
+    h.blocks.write_mode("10.5.0.100".parse().expect("cidr"), None, 0, BLOCK_MODE_ALLOW).expect("allow");
+    // Until the flag is set only the host's own packets are looked up.
+    assert_eq!(h.run(&Frame::tcp4(host, other, 1, 80, 0x02, b"").bytes()), XDP_DROP, "from the host");
+    assert_eq!(h.run(&Frame::tcp4(other, host, 1, 80, 0x02, b"").bytes()), XDP_PASS, "flag off: to the host passes");
+    h.blocks.set_isolating(true).expect("flag");
+    assert_eq!(h.run(&Frame::tcp4(other, host, 1, 80, 0x02, b"").bytes()), XDP_DROP, "to the host");
+    assert_eq!(h.run(&Frame::tcp4(mgmt, host, 1, 22, 0x02, b"").bytes()), XDP_PASS, "management reaches it");
+    assert_eq!(h.run(&Frame::tcp4(host, mgmt, 22, 1, 0x12, b"").bytes()), XDP_PASS, "and hears back");
+    assert_eq!(h.run(&Frame::tcp4(other, B, 1, 80, 0x02, b"").bytes()), XDP_PASS, "others are untouched");
+    let c = h.counters();
+    assert_eq!(c.get(Counter::XdpDropped), 2);
+    h.blocks.set_isolating(false).expect("flag off");
+    assert_eq!(h.run(&Frame::tcp4(other, host, 1, 80, 0x02, b"").bytes()), XDP_PASS, "flag off again");
+}
+
+#[test]
 fn a_blocked_prefix_drops_outside_addresses_pass_and_expired_entries_pass() {
     if !privileged(false) {
         return;

@@ -1,6 +1,9 @@
 //! `cargo xtask demo`: two network namespaces joined by a veth pair, the sensor on the inner
-//! end, real traffic from the other side, the events it sees, a block of the sender with the
-//! drops it causes, an unblock, and cleanup (also on failure).
+//! end with its agents and a demo governance policy. An attacker scans the web server and
+//! is blocked in XDP on the sensor's own authority; a critical build server scans too and
+//! its block waits for a person, who approves it from the CLI; the one incident is shown
+//! with its reasoning, and the audit chain verifies. Everything is removed at the end,
+//! also on failure.
 
 use std::{
     io::{BufRead, BufReader},
@@ -45,6 +48,7 @@ impl Cleanup {
             let _ = Command::new("ip").args(["netns", "delete", ns]).stderr(Stdio::null()).status();
         }
         let _ = std::fs::remove_dir_all(PIN_DIR);
+        let _ = std::fs::remove_dir_all(STATE_DIR);
     }
 }
 
@@ -72,17 +76,9 @@ fn step(title: &str) {
     println!("\n\x1b[1m== {title}\x1b[0m");
 }
 
-fn show(events: &Arc<Mutex<Vec<String>>>, filter: &str) {
-    let ev = events.lock().map(|e| e.clone()).unwrap_or_default();
-    for line in ev.iter().filter(|l| l.contains(filter)) {
-        let v: serde_like::Fields = serde_like::parse(line);
-        println!("  {v}");
-    }
-}
-
 fn sensor(args: &[&str]) -> Result<String> {
     let bin = root().join("target/debug/sensor");
-    let out = Command::new(bin).arg("--pin-dir").arg(PIN_DIR).args(args).output()?;
+    let out = Command::new(bin).args(["--pin-dir", PIN_DIR, "--state-dir", STATE_DIR]).args(args).output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!("sensor {args:?}: {text}");
@@ -90,8 +86,8 @@ fn sensor(args: &[&str]) -> Result<String> {
     Ok(text)
 }
 
-fn ping(count: &str) -> String {
-    let out = in_ns(NS_PEER).args(["ping", "-c", count, "-i", "0.2", "-W", "1", ADDR_SENSOR]).output();
+fn ping(src: &str, count: &str) -> String {
+    let out = in_ns(NS_PEER).args(["ping", "-c", count, "-i", "0.2", "-W", "1", "-I", src, ADDR_SENSOR]).output();
     out.map(|o| {
         String::from_utf8_lossy(&o.stdout)
             .lines()
@@ -107,7 +103,7 @@ pub fn run() -> Result<()> {
     if !is_root() {
         bail!("the demo creates network namespaces and loads BPF programs: run `sudo -E cargo xtask demo`");
     }
-    apt_install(&["iproute2", "util-linux", "iputils-ping"])?;
+    apt_install(&["iproute2", "util-linux", "iputils-ping", "curl"])?;
     if which("python3").is_none() {
         apt_install(&["python3"])?;
     }
@@ -130,51 +126,39 @@ pub fn run() -> Result<()> {
     }
     println!("  {NS_SENSOR}/{IF_SENSOR} {ADDR_SENSOR}  <-- veth -->  {NS_PEER}/{IF_PEER} {ADDR_PEER}");
 
-    step("2. The sensor on the inner end (XDP ingress, TC egress, tracepoints)");
+    sh(&["ip", "-n", NS_PEER, "addr", "add", &format!("{ADDR_BUILD}/24"), "dev", IF_PEER])?;
+    println!("  the peer also holds {ADDR_BUILD}: the build server, a critical asset in the demo policy");
+    std::fs::create_dir_all(STATE_DIR)?;
+    let policy = format!("{STATE_DIR}/policy.toml");
+    std::fs::write(&policy, POLICY)?;
+
+    step("2. The sensor on the inner end (XDP ingress, TC egress, tracepoints, agents, governance)");
     let mut child = in_ns(NS_SENSOR)
         .arg(root().join("target/debug/sensor"))
-        .args(["--pin-dir", PIN_DIR, "run", "--iface", IF_SENSOR, "--print-events", "--object"])
+        .args(["--pin-dir", PIN_DIR, "--state-dir", STATE_DIR, "run", "--iface", IF_SENSOR, "--no-tracepoints"])
+        .args(["--policy", &policy, "--agent-state", &format!("{STATE_DIR}/agents.json"), "--object"])
         .arg(&object)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .context("starting the sensor")?;
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let err = child.stderr.take();
     cleanup.children.push(child);
-    let ev = Arc::clone(&events);
-    std::thread::spawn(move || {
-        if let Some(out) = out {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(mut e) = ev.lock() {
-                    e.push(l);
-                }
-            }
-        }
-    });
-    let started = Arc::new(Mutex::new(false));
-    let st = Arc::clone(&started);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&lines);
     std::thread::spawn(move || {
         if let Some(err) = err {
             for l in BufReader::new(err).lines().map_while(Result::ok) {
                 println!("  [sensor] {l}");
-                if l.contains("sensor running") {
-                    if let Ok(mut s) = st.lock() {
-                        *s = true;
-                    }
+                if let Ok(mut s) = seen.lock() {
+                    s.push(l);
                 }
             }
         }
     });
-    let t0 = Instant::now();
-    while !started.lock().map(|s| *s).unwrap_or(false) {
-        if t0.elapsed() > Duration::from_secs(30) {
-            bail!("the sensor did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&lines, "sensor running", Duration::from_secs(30)).context("the sensor did not start")?;
 
-    step("3. Real traffic from the peer: ping, a UDP datagram, an HTTP request");
+    step("3. Normal traffic from the peer: ping and an HTTP request");
     let server = in_ns(NS_SENSOR)
         .args(["python3", "-m", "http.server", "8080", "--bind", ADDR_SENSOR])
         .stdout(Stdio::null())
@@ -183,81 +167,102 @@ pub fn run() -> Result<()> {
         .context("starting python3 -m http.server")?;
     cleanup.children.push(server);
     std::thread::sleep(Duration::from_millis(800));
-    println!("  ping: {}", ping("3"));
-    in_ns(NS_PEER)
-        .args(["bash", "-c", &format!("echo 'hello from the peer' > /dev/udp/{ADDR_SENSOR}/5353")])
-        .status()?;
-    let http = in_ns(NS_PEER)
-        .args(["bash", "-c", &format!("exec 3<>/dev/tcp/{ADDR_SENSOR}/8080; printf 'GET / HTTP/1.0\\r\\nHost: demo\\r\\n\\r\\n' >&3; head -n 1 <&3")])
-        .output()?;
-    println!("  http: {}", String::from_utf8_lossy(&http.stdout).trim());
-    std::thread::sleep(Duration::from_millis(500));
+    println!("  ping from {ADDR_PEER}: {}", ping(ADDR_PEER, "3"));
+    println!("  http from {ADDR_PEER}: {}", http(ADDR_PEER));
 
-    step("4. What the sensor saw (flow starts and payload samples from the veth)");
-    show(&events, ADDR_PEER);
-    let execs = events.lock().map(|e| e.iter().filter(|l| l.contains("\"exec\"")).count()).unwrap_or(0);
-    println!("  ... and {execs} exec events machine-wide from the tracepoints (python3, bash, ping among them)");
+    step(&format!("4. The attacker {ADDR_PEER} scans {ADDR_SENSOR}, then tries the web server again"));
+    scan(ADDR_PEER, 2000)?;
+    wait_for(&lines, &format!("block {ADDR_PEER}/32 -> applied"), Duration::from_secs(15))
+        .context("the sensor did not block the scanner")?;
+    println!("  ping from {ADDR_PEER}: {}", ping(ADDR_PEER, "3"));
+    println!("  http from {ADDR_PEER}: {}", http(ADDR_PEER));
 
-    step(&format!("5. sensor block {ADDR_PEER} --ttl 10m"));
-    print!("  {}", sensor(&["block", ADDR_PEER, "--ttl", "10m", "--reason", "demo: peer contained"])?);
-    println!("  ping: {}", ping("3"));
-    print!("{}", sensor(&["blocks"])?.lines().map(|l| format!("  {l}\n")).collect::<String>());
+    step(&format!("5. The build server {ADDR_BUILD}, a critical asset, scans too: blocking it needs a person"));
+    scan(ADDR_BUILD, 3000)?;
+    wait_for(&lines, &format!("block {ADDR_BUILD}/32 -> pending"), Duration::from_secs(15))
+        .context("no approval was requested")?;
+    print!("{}", indent(&sensor(&["approvals", "list"])?));
+    println!("  ping from {ADDR_BUILD} while it waits: {}", ping(ADDR_BUILD, "2"));
+
+    step("6. sensor approvals approve 1 (the approver's identity comes from the control socket)");
+    print!("{}", indent(&sensor(&["approvals", "approve", "1"])?));
+    println!("  ping from {ADDR_BUILD}: {}", ping(ADDR_BUILD, "2"));
+
+    step("7. One incident: stages, confidence, findings, decisions and why");
+    print!("{}", indent(&sensor(&["incidents"])?));
+    print!("{}", indent(&sensor(&["incidents", "show", "1"])?));
+    print!("{}", indent(&sensor(&["blocks"])?));
     let status = sensor(&["status"])?;
-    for l in status
-        .lines()
-        .filter(|l| l.starts_with("xdp_") || l.starts_with("drop_blocked_v4") || l.starts_with("drop_reason_manual"))
-    {
+    for l in status.lines().filter(|l| l.starts_with("drop_blocked_v4") || l.starts_with("drop_reason_policy")) {
         println!("  {l}");
     }
 
-    step(&format!("6. sensor unblock {ADDR_PEER}"));
-    print!("  {}", sensor(&["unblock", ADDR_PEER])?);
-    println!("  ping: {}", ping("2"));
+    step("8. sensor audit verify: every decision in a hash chain");
+    print!("{}", indent(&sensor(&["audit", "verify"])?));
 
-    step("7. Stop the sensor and clean up");
+    step("9. Stop the sensor and clean up");
     cleanup.all();
-    println!("  namespaces, veth pair and pins removed; the sensor detached on SIGTERM");
+    println!("  namespaces, veth pair, pins and state removed; the sensor detached on SIGTERM");
     Ok(())
 }
 
-/// A small JSON-line summariser for the demo output (avoids a serde dependency in xtask).
-mod serde_like {
-    use std::fmt;
+const ADDR_BUILD: &str = "10.77.0.3";
+const STATE_DIR: &str = "/run/sensor-demo";
 
-    pub struct Fields(String);
+/// The demo's governance policy: the web server and the build server in the inventory.
+const POLICY: &str = r#"version = "demo-1"
+[[asset]]
+name = "web"
+match = ["10.77.0.1"]
+criticality = 6
+impact = 80.0
+false_positive_cost = 10.0
+owner = "web team"
+[[asset]]
+name = "buildsrv"
+match = ["10.77.0.3"]
+criticality = 9
+impact = 100.0
+false_positive_cost = 60.0
+owner = "platform team"
+class = "critical"
+[allowlist]
+never_block = ["10.77.0.254"]
+"#;
 
-    fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-        let k = format!("\"{key}\":");
-        let i = line.find(&k)? + k.len();
-        let rest = &line[i..];
-        if let Some(r) = rest.strip_prefix('"') {
-            r.find('"').map(|j| &r[..j])
-        } else {
-            rest.find([',', '}']).map(|j| &rest[..j])
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn wait_for(lines: &Arc<Mutex<Vec<String>>>, needle: &str, timeout: Duration) -> Result<()> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if lines.lock().map(|l| l.iter().any(|x| x.contains(needle))).unwrap_or(false) {
+            return Ok(());
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
+    bail!("timed out waiting for {needle:?}")
+}
 
-    pub fn parse(line: &str) -> Fields {
-        let f = |k| field(line, k).unwrap_or("-");
-        let mut s = format!(
-            "{:<15} {} {}:{} -> {}:{}",
-            f("event_type"),
-            f("proto"),
-            f("src_ip"),
-            f("src_port"),
-            f("dest_ip"),
-            f("dest_port")
-        );
-        if line.contains("payload_printable") {
-            let p: String = f("payload_printable").chars().take(48).collect();
-            s.push_str(&format!(" [{}] {:?}", f("direction"), p));
-        }
-        Fields(s)
+/// Connection attempts from `src` to 40 closed ports of the sensor side.
+fn scan(src: &str, first_port: u16) -> Result<()> {
+    let script = "import socket,sys\nsrc,dst,lo=sys.argv[1],sys.argv[2],int(sys.argv[3])\nfor p in range(lo,lo+40):\n    s=socket.socket()\n    s.bind((src,0))\n    s.settimeout(0.05)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
+    let st = in_ns(NS_PEER).args(["python3", "-c", script, src, ADDR_SENSOR, &first_port.to_string()]).status()?;
+    if !st.success() {
+        bail!("the scan script failed");
     }
+    println!("  {src} probed 40 closed ports of {ADDR_SENSOR}");
+    Ok(())
+}
 
-    impl fmt::Display for Fields {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(&self.0)
-        }
+fn http(src: &str) -> String {
+    let out = in_ns(NS_PEER)
+        .args(["curl", "-s", "-m", "2", "--interface", src, "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://{ADDR_SENSOR}:8080/"))
+        .output();
+    match out {
+        Ok(o) if o.status.success() => format!("HTTP {}", String::from_utf8_lossy(&o.stdout)),
+        _ => "no answer (timed out)".to_owned(),
     }
 }

@@ -43,6 +43,18 @@ use sensor_user::{
     sys,
 };
 
+/// The name of a block entry's mode.
+fn mode_name(mode: u8) -> &'static str {
+    use sensor_common::block::{BLOCK_MODE_ALLOW, BLOCK_MODE_DROP, BLOCK_MODE_ISOLATE, BLOCK_MODE_WATCH};
+    match mode {
+        BLOCK_MODE_DROP => "drop",
+        BLOCK_MODE_WATCH => "watch",
+        BLOCK_MODE_ISOLATE => "isolate",
+        BLOCK_MODE_ALLOW => "allow",
+        _ => "other",
+    }
+}
+
 /// Re-reads the policy file (SIGHUP); an invalid file leaves the policy in force.
 fn reload_policy(g: &SharedGovernor, path: Option<&std::path::Path>) {
     let cfg = match path {
@@ -161,13 +173,14 @@ fn dispatch(cli: Cli) -> Result<()> {
                             "expires_in_s": b.remaining(now).map(|d| d.as_secs()),
                             "expired": !sensor_common::block::block_applies(b.entry.expires_ns, now),
                             "reason_code": b.entry.reason,
+                            "mode": mode_name(b.entry.mode),
                             "note": n.get(&b.cidr.to_string()).map(|x| x.reason.clone()),
                         })
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<43} {:>12} {:<8} NOTE", "CIDR", "EXPIRES IN", "REASON");
+                println!("{:<43} {:>12} {:<8} {:<12} NOTE", "CIDR", "EXPIRES IN", "MODE", "REASON");
                 for b in &list {
                     let exp = match b.remaining(now) {
                         None => "never".to_owned(),
@@ -178,7 +191,14 @@ fn dispatch(cli: Cli) -> Result<()> {
                         .map(|r| r.name())
                         .unwrap_or("other");
                     let note = n.get(&b.cidr.to_string()).map(|x| x.reason.as_str()).unwrap_or("");
-                    println!("{:<43} {:>12} {:<8} {}", b.cidr.to_string(), exp, reason, note);
+                    println!(
+                        "{:<43} {:>12} {:<8} {:<12} {}",
+                        b.cidr.to_string(),
+                        exp,
+                        mode_name(b.entry.mode),
+                        reason,
+                        note
+                    );
                 }
                 println!("{} block(s)", list.len());
             }
