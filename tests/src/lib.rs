@@ -89,6 +89,24 @@ impl Drop for PinDir {
     }
 }
 
+/// A directory under the temp dir, removed on drop (also when the test fails).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix><unique>`.
+    pub fn new(prefix: &str) -> Self {
+        let p = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Two network namespaces joined by a veth pair: `sensor` side (`a`, 10.201.0.1/24,
 /// fd00:201::1/64) and `peer` side (`b`, 10.201.0.2/24, fd00:201::2/64). Removed on drop.
 pub struct NetPair {
@@ -197,6 +215,8 @@ pub struct SensorProcess {
     pub events: Arc<Mutex<Vec<Value>>>,
     /// Everything printed on stderr so far.
     pub stderr: Arc<Mutex<String>>,
+    /// The state directory `start` made (control socket, audit log), removed on drop.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl SensorProcess {
@@ -207,8 +227,12 @@ impl SensorProcess {
             Some(ns) => NetPair::command(ns, sensor_bin()),
             None => Command::new(sensor_bin()),
         };
-        cmd.arg("--pin-dir").arg(pin_dir).args(["run", "--print-events"]).args(args);
-        Self::spawn(cmd, true)
+        // Its own state directory: sensors running at once must not share a control socket.
+        let state = std::env::temp_dir().join(unique("sensor-state-"));
+        cmd.arg("--pin-dir").arg(pin_dir).arg("--state-dir").arg(&state).args(["run", "--print-events"]).args(args);
+        let mut p = Self::spawn(cmd, true);
+        p.state_dir = Some(state);
+        p
     }
 
     /// Spawns `cmd` (a `sensor run`) collecting stdout when `collect` is true; when false the
@@ -224,7 +248,7 @@ impl SensorProcess {
                 se.lock().expect("lock").push_str(&(line + "\n"));
             }
         });
-        let mut p = SensorProcess { child, events, stderr };
+        let mut p = SensorProcess { child, events, stderr, state_dir: None };
         if collect {
             p.drain_stdout();
         }
@@ -298,6 +322,15 @@ impl SensorProcess {
 
 impl Drop for SensorProcess {
     fn drop(&mut self) {
+        self.terminate();
+        if let Some(dir) = &self.state_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl SensorProcess {
+    fn terminate(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = sensor_user::sys::kill(self.child.id(), libc::SIGTERM);
             let t0 = Instant::now();

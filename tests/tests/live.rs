@@ -220,8 +220,9 @@ fn a_burst_larger_than_the_ring_is_counted_as_loss_and_the_sensor_recovers() {
     let pins = PinDir::new();
     // A 4 KiB process ring holds a handful of exec events, and stdout is not read, so the
     // reader stalls once the pipe is full: a slow consumer under an exec storm.
+    let state = tests::TempDir::new("sensor-state-");
     let mut cmd = NetPair::command(&net.ns_a, tests::sensor_bin());
-    cmd.arg("--pin-dir").arg(&pins.path).args([
+    cmd.arg("--pin-dir").arg(&pins.path).arg("--state-dir").arg(&state.0).args([
         "run",
         "--print-events",
         "--iface",

@@ -7,12 +7,12 @@
 //! audit log records who decided and verifies, until one byte of it is changed.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
 
-use tests::{ADDR_A, NetPair, PinDir, SensorProcess, privileged, sensor_cli};
+use tests::{ADDR_A, NetPair, PinDir, SensorProcess, TempDir, privileged, sensor_cli};
 
 const POLICY: &str = r#"
 version = "live-test"
@@ -30,23 +30,6 @@ class = "critical"
 [allowlist]
 never_block = ["10.201.0.4"]
 "#;
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Self {
-        let p = std::env::temp_dir().join(tests::unique(prefix));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn add_addr(net: &NetPair, addr: &str) {
     let st = Command::new("ip")
