@@ -12,20 +12,41 @@ const REPLAY_HEADING: &str = "## Replay: sensor vs Suricata";
 
 /// Runs the benchmark driver (release build) and appends the criterion results and the
 /// replay comparison; `bench replay` runs only the latter and replaces its section.
+const CONTAIN_HEADING: &str = "## Detect-to-block latency";
+
+/// `md` with the section starting at `heading` (up to the next `## `) replaced by
+/// `section`, or with `section` appended.
+fn replace_section(md: &str, heading: &str, section: &str) -> String {
+    let kept = match md.find(heading) {
+        Some(at) => {
+            let rest = &md[at + heading.len()..];
+            let end = rest.find("\n## ").map_or(md.len(), |e| at + heading.len() + e + 1);
+            format!("{}{}", &md[..at], &md[end..])
+        }
+        None => md.to_owned(),
+    };
+    format!("{}\n\n{section}", kept.trim_end())
+}
+
 pub fn run(extra: &[String]) -> Result<()> {
     let doc = root().join("docs/BENCHMARKS.md");
     if extra.first().map(String::as_str) == Some("replay") {
         let section = bench_replay::run()?;
         let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        let kept = match md.find(REPLAY_HEADING) {
-            Some(at) => {
-                let rest = &md[at + REPLAY_HEADING.len()..];
-                let end = rest.find("\n## ").map_or(md.len(), |e| at + REPLAY_HEADING.len() + e + 1);
-                format!("{}{}", &md[..at], &md[end..])
-            }
-            None => md,
-        };
-        std::fs::write(&doc, format!("{}\n{section}", kept.trim_end()))?;
+        std::fs::write(&doc, replace_section(&md, REPLAY_HEADING, &section))?;
+        eprintln!("{section}\nwrote {}", doc.display());
+        return Ok(());
+    }
+    if extra.first().map(String::as_str) == Some("contain") {
+        if !is_root() {
+            bail!("the containment benchmark creates network namespaces: run `sudo -E cargo xtask bench contain`");
+        }
+        util::ensure_kernel_mounts()?;
+        let tc = toolchain::ensure()?;
+        let object = build::ebpf(&tc)?;
+        let section = crate::bench_contain::run(&object)?;
+        let md = std::fs::read_to_string(&doc).unwrap_or_default();
+        std::fs::write(&doc, replace_section(&md, CONTAIN_HEADING, &section))?;
         eprintln!("{section}\nwrote {}", doc.display());
         return Ok(());
     }

@@ -7,7 +7,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     build, toolchain,
-    util::{self, apt_install, cargo, is_root, root, which},
+    util::{self, Teardown, apt_install, cargo, is_root, root, which},
 };
 
 const NS_SENSOR: &str = "sensor-demo-in";
@@ -26,37 +26,6 @@ const IF_PEER: &str = "demo-out";
 const ADDR_SENSOR: &str = "10.77.0.1";
 const ADDR_PEER: &str = "10.77.0.2";
 const PIN_DIR: &str = "/sys/fs/bpf/sensor-demo";
-
-/// Removes everything the demo creates; runs at start (stale state) and on drop.
-struct Cleanup {
-    children: Vec<Child>,
-}
-
-impl Cleanup {
-    fn all(&mut self) {
-        for c in &mut self.children {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.children.clear();
-        for ns in [NS_SENSOR, NS_PEER] {
-            let _ = Command::new("ip").args(["netns", "delete", ns]).stderr(Stdio::null()).status();
-        }
-        let _ = std::fs::remove_dir_all(PIN_DIR);
-        let _ = std::fs::remove_dir_all(STATE_DIR);
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.all();
-    }
-}
 
 fn sh(args: &[&str]) -> Result<()> {
     let st = Command::new(args[0]).args(&args[1..]).status().with_context(|| format!("running {args:?}"))?;
@@ -112,18 +81,13 @@ pub fn run() -> Result<()> {
     let object = build::ebpf(&tc)?;
     crate::util::run(cargo().args(["build", "--bin", "sensor"]))?;
 
-    let mut cleanup = Cleanup { children: Vec::new() };
+    let mut cleanup = Teardown::new(&[NS_SENSOR, NS_PEER], &[PIN_DIR, STATE_DIR]);
     cleanup.all();
     step("1. Two namespaces and a veth pair");
-    sh(&["ip", "netns", "add", NS_SENSOR])?;
-    sh(&["ip", "netns", "add", NS_PEER])?;
-    sh(&["ip", "-n", NS_SENSOR, "link", "add", IF_SENSOR, "type", "veth", "peer", "name", IF_PEER, "netns", NS_PEER])?;
-    sh(&["ip", "-n", NS_SENSOR, "addr", "add", &format!("{ADDR_SENSOR}/24"), "dev", IF_SENSOR])?;
-    sh(&["ip", "-n", NS_PEER, "addr", "add", &format!("{ADDR_PEER}/24"), "dev", IF_PEER])?;
-    for (ns, i) in [(NS_SENSOR, IF_SENSOR), (NS_PEER, IF_PEER)] {
-        sh(&["ip", "-n", ns, "link", "set", i, "up"])?;
-        sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
-    }
+    util::veth_pair(
+        (NS_SENSOR, IF_SENSOR, &format!("{ADDR_SENSOR}/24")),
+        (NS_PEER, IF_PEER, &format!("{ADDR_PEER}/24")),
+    )?;
     println!("  {NS_SENSOR}/{IF_SENSOR} {ADDR_SENSOR}  <-- veth -->  {NS_PEER}/{IF_PEER} {ADDR_PEER}");
 
     sh(&["ip", "-n", NS_PEER, "addr", "add", &format!("{ADDR_BUILD}/24"), "dev", IF_PEER])?;

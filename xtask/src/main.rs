@@ -7,6 +7,7 @@
 //! - `bench`       the benchmarks; writes docs/BENCHMARKS.md
 
 mod bench;
+mod bench_contain;
 mod bench_replay;
 mod build;
 mod demo;
@@ -21,7 +22,7 @@ const USAGE: &str = "usage: cargo xtask <toolchain|build-ebpf|test|demo|bench|li
   build-ebpf    build the kernel object into target/bpf/sensor-ebpf.o
   test          build everything and run every test tier (root required for the privileged tiers)
   demo          run the network-namespace demo (root)
-  bench         run the benchmarks and write docs/BENCHMARKS.md (root; `bench replay`: replay vs Suricata only)
+  bench         run the benchmarks and write docs/BENCHMARKS.md (root; `bench replay`: replay vs Suricata only; `bench contain`: detect-to-block latency)
   lint          cargo fmt --check and clippy -D warnings";
 
 fn main() -> ExitCode {

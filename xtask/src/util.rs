@@ -92,3 +92,68 @@ pub fn ensure_kernel_mounts() -> Result<()> {
     }
     Ok(())
 }
+
+/// What a demo or live benchmark created: child processes, network namespaces and
+/// directories, all removed by [`Teardown::all`] and on drop (also when a step fails).
+pub struct Teardown {
+    /// Children to stop (SIGTERM, then SIGKILL after 5 s).
+    pub children: Vec<std::process::Child>,
+    namespaces: &'static [&'static str],
+    dirs: &'static [&'static str],
+}
+
+impl Teardown {
+    /// A teardown of `namespaces` and `dirs`; call [`Teardown::all`] first to remove what an
+    /// interrupted run left behind.
+    pub fn new(namespaces: &'static [&'static str], dirs: &'static [&'static str]) -> Self {
+        Self { children: Vec::new(), namespaces, dirs }
+    }
+
+    /// Stops the children and removes the namespaces and directories.
+    pub fn all(&mut self) {
+        for c in &mut self.children {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < std::time::Duration::from_secs(5) && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.children.clear();
+        for ns in self.namespaces {
+            let _ = Command::new("ip").args(["netns", "delete", ns]).stderr(std::process::Stdio::null()).status();
+        }
+        for d in self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        self.all();
+    }
+}
+
+/// Two namespaces joined by a veth pair, with the given addresses (CIDR notation), links up.
+pub fn veth_pair(a: (&str, &str, &str), b: (&str, &str, &str)) -> Result<()> {
+    let ip = |args: &[&str]| -> Result<()> {
+        let st = Command::new("ip").args(args).status()?;
+        if !st.success() {
+            anyhow::bail!("ip {args:?} failed");
+        }
+        Ok(())
+    };
+    let ((ns_a, if_a, addr_a), (ns_b, if_b, addr_b)) = (a, b);
+    ip(&["netns", "add", ns_a])?;
+    ip(&["netns", "add", ns_b])?;
+    ip(&["-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b])?;
+    ip(&["-n", ns_a, "addr", "add", addr_a, "dev", if_a])?;
+    ip(&["-n", ns_b, "addr", "add", addr_b, "dev", if_b])?;
+    for (ns, i) in [(ns_a, if_a), (ns_b, if_b)] {
+        ip(&["-n", ns, "link", "set", i, "up"])?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    }
+    Ok(())
+}
