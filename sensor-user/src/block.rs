@@ -309,9 +309,9 @@ impl BlockMaps {
         Ok(out)
     }
 
-    /// Removes entries expired at `now_ns`; returns how many. (The kernel already lets
-    /// expired entries pass; this keeps the maps from filling up.)
-    pub fn sweep_expired(&mut self, now_ns: u64) -> Result<usize, BlockError> {
+    /// Removes entries expired at `now_ns`; returns their prefixes. (The kernel already
+    /// lets expired entries pass; this keeps the maps from filling up.)
+    pub fn sweep_expired(&mut self, now_ns: u64) -> Result<Vec<Cidr>, BlockError> {
         let expired: Vec<Cidr> = self
             .list()?
             .into_iter()
@@ -321,7 +321,7 @@ impl BlockMaps {
         for c in &expired {
             self.remove(*c)?;
         }
-        Ok(expired.len())
+        Ok(expired)
     }
 }
 

@@ -97,17 +97,7 @@ impl Actuator for MapActuator {
     }
 
     fn sweep(&mut self) -> Result<Vec<Cidr>, ActError> {
-        let now = monotonic_ns();
-        let expired: Vec<Cidr> = self
-            .maps
-            .list()?
-            .into_iter()
-            .filter(|b| !sensor_common::block::block_applies(b.entry.expires_ns, now))
-            .map(|b| b.cidr)
-            .collect();
-        for c in &expired {
-            self.maps.remove(*c)?;
-        }
+        let expired = self.maps.sweep_expired(monotonic_ns())?;
         if self.isolating {
             let still = self.maps.list()?.iter().any(|b| b.entry.mode == BLOCK_MODE_ISOLATE);
             if !still {

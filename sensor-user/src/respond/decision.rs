@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::config::Action;
 use crate::block::Cidr;
 
 /// What the cost-weighted rule says.
@@ -96,12 +97,12 @@ pub enum Target {
 }
 
 impl Target {
-    /// The action's name in the authority matrix.
-    pub fn action(&self) -> &'static str {
+    /// The action's row in the authority matrix.
+    pub fn action(&self) -> Action {
         match self {
-            Self::Block { .. } => "block",
-            Self::Kill { .. } => "kill",
-            Self::Isolate { .. } => "isolate",
+            Self::Block { .. } => Action::Block,
+            Self::Kill { .. } => Action::Kill,
+            Self::Isolate { .. } => Action::Isolate,
         }
     }
 

@@ -17,7 +17,7 @@ use sensor_common::block::BlockReason;
 use super::{
     actuator::Actuator,
     approvals::{Approvals, Pending},
-    config::{Action, Authority, GovernanceConfig},
+    config::{Authority, GovernanceConfig},
     decision::{Decision, Outcome, Target, Verdict},
     feedback::{Feedback, Suppression},
     guard::refuse_block,
@@ -332,11 +332,7 @@ impl Governor {
             loss_share: self.loss_share,
         };
         let (verdict, scores) = policy::decide(&cfg.policy, &inputs, &mut why);
-        let action = match target {
-            Target::Block { .. } => Action::Block,
-            Target::Kill { .. } => Action::Kill,
-            Target::Isolate { .. } => Action::Isolate,
-        };
+        let action = target.action();
         let authority = cfg.authority.get(asset.class, action);
         let protected = asset.protected;
         let class = asset.class.to_owned();
@@ -459,75 +455,10 @@ impl Governor {
     /// Carries out `dec` (autonomous or approved) and fills in its outcome, TTL and rollback.
     fn execute(&mut self, dec: &mut Decision, now_ns: u64) {
         let result: Result<(), String> = match dec.target.clone() {
-            Target::Block { cidr } => {
-                let key = cidr.to_string();
-                let offence = self.offenders.get(&key).copied().unwrap_or(0) + 1;
-                let ttl = self.cfg.limits.ttl_for_offence(offence);
-                match self.actuator.block(cidr, ttl, BlockReason::Policy) {
-                    Ok(()) => {
-                        self.offenders.insert(key, offence);
-                        self.recent_blocks.push_back(now_ns);
-                        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
-                        self.blocks.insert(
-                            cidr,
-                            ActiveBlock {
-                                cidr,
-                                kind: "block".into(),
-                                incident: dec.incident,
-                                decision: dec.id,
-                                expires_ns: expires,
-                                reason: format!("incident {}", dec.incident),
-                            },
-                        );
-                        dec.ttl_s = Some(ttl.as_secs());
-                        dec.offence = Some(offence);
-                        dec.expires_ns = Some(expires);
-                        dec.rollback = Some(format!("unblock {cidr}"));
-                        dec.reasoning.push(format!(
-                            "offence {offence} of {cidr}: blocked in XDP for {}s (TTL ladder {:?})",
-                            ttl.as_secs(),
-                            self.cfg.limits.ttl_ladder.iter().map(Duration::as_secs).collect::<Vec<_>>()
-                        ));
-                        Ok(())
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
-            }
+            Target::Block { cidr } => self.write_entry(dec, cidr, "block", now_ns),
             Target::Isolate { host } => {
-                let key = format!("isolate:{host}");
-                let offence = self.offenders.get(&key).copied().unwrap_or(0) + 1;
-                let ttl = self.cfg.limits.ttl_for_offence(offence);
-                let mgmt = self.cfg.allowlist.management.clone();
-                match self.actuator.isolate(host, ttl, &mgmt) {
-                    Ok(()) => {
-                        self.offenders.insert(key, offence);
-                        let prefix = if host.is_ipv4() { 32 } else { 128 };
-                        let cidr = Cidr { addr: host, prefix };
-                        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
-                        self.blocks.insert(
-                            cidr,
-                            ActiveBlock {
-                                cidr,
-                                kind: "isolate".into(),
-                                incident: dec.incident,
-                                decision: dec.id,
-                                expires_ns: expires,
-                                reason: format!("incident {}", dec.incident),
-                            },
-                        );
-                        dec.ttl_s = Some(ttl.as_secs());
-                        dec.offence = Some(offence);
-                        dec.expires_ns = Some(expires);
-                        dec.rollback = Some(format!("unblock {cidr}"));
-                        dec.reasoning.push(format!(
-                            "{host} isolated for {}s: only {} management prefix(es) still reach it",
-                            ttl.as_secs(),
-                            mgmt.len()
-                        ));
-                        Ok(())
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+                let prefix = if host.is_ipv4() { 32 } else { 128 };
+                self.write_entry(dec, Cidr { addr: host, prefix }, "isolate", now_ns)
             }
             Target::Kill { pid, start, .. } => match self.actuator.kill(pid, start) {
                 Ok(KillOutcome::Killed) => {
@@ -552,6 +483,49 @@ impl Governor {
                 dec.reasoning.push(format!("failed: {e}"));
             }
         }
+    }
+
+    /// Writes a block (`kind` "block") or an isolation ("isolate") of `cidr` with the TTL
+    /// of its next offence, remembers it for expiry, and fills in `dec`.
+    fn write_entry(&mut self, dec: &mut Decision, cidr: Cidr, kind: &str, now_ns: u64) -> Result<(), String> {
+        let key = if kind == "block" { cidr.to_string() } else { format!("{kind}:{}", cidr.addr) };
+        let offence = self.offenders.get(&key).copied().unwrap_or(0) + 1;
+        let ttl = self.cfg.limits.ttl_for_offence(offence);
+        let written = if kind == "block" {
+            self.actuator.block(cidr, ttl, BlockReason::Policy)
+        } else {
+            let mgmt = self.cfg.allowlist.management.clone();
+            self.actuator.isolate(cidr.addr, ttl, &mgmt)
+        };
+        written.map_err(|e| e.to_string())?;
+        self.offenders.insert(key, offence);
+        if kind == "block" {
+            self.recent_blocks.push_back(now_ns);
+        }
+        let expires = now_ns.saturating_add(ttl.as_nanos() as u64);
+        let reason = format!("incident {}", dec.incident);
+        let (incident, decision) = (dec.incident, dec.id);
+        self.blocks
+            .insert(cidr, ActiveBlock { cidr, kind: kind.into(), incident, decision, expires_ns: expires, reason });
+        dec.ttl_s = Some(ttl.as_secs());
+        dec.offence = Some(offence);
+        dec.expires_ns = Some(expires);
+        dec.rollback = Some(format!("unblock {cidr}"));
+        dec.reasoning.push(if kind == "block" {
+            format!(
+                "offence {offence} of {cidr}: blocked in XDP for {}s (TTL ladder {:?})",
+                ttl.as_secs(),
+                self.cfg.limits.ttl_ladder.iter().map(Duration::as_secs).collect::<Vec<_>>()
+            )
+        } else {
+            format!(
+                "{} isolated for {}s: only {} management prefix(es) still reach it",
+                cidr.addr,
+                ttl.as_secs(),
+                self.cfg.allowlist.management.len()
+            )
+        });
+        Ok(())
     }
 
     /// Stores `dec` on its incident (replacing an earlier state of the same decision),
@@ -613,7 +587,7 @@ impl Governor {
             Target::Block { cidr } => refuse_block(cidr, &self.cfg.allowlist),
             _ => None,
         };
-        let action = Action::ALL.into_iter().find(|a| a.name() == dec.target.action()).unwrap_or(Action::Block);
+        let action = dec.target.action();
         if let Some(r) = recheck {
             dec.reasoning.push(format!("approved by {approver}, but {r}"));
             dec.outcome = Outcome::Refused;

@@ -376,9 +376,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
                     }
                 }
                 (None, Some(b)) => {
-                    if let Ok(n) = b.sweep_expired(sys::monotonic_ns()) {
-                        if n > 0 {
-                            eprintln!("expired {n} block(s)");
+                    if let Ok(gone) = b.sweep_expired(sys::monotonic_ns()) {
+                        if !gone.is_empty() {
+                            eprintln!("expired {} block(s)", gone.len());
                         }
                     }
                 }
