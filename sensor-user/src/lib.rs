@@ -4,7 +4,8 @@
 //! records decisions (`audit/`), answers the control socket (`api/`), and holds the pieces
 //! the `sensor` binary wires together.
 //!
-//! Only `kernel/` touches aya; only `sys/` contains `unsafe`.
+//! Only `kernel/` touches aya; only `sys/` and the PCRE2 binding (`rules/inspect/pcre.rs`)
+//! contain `unsafe`.
 
 pub mod agents;
 pub mod api;
@@ -16,4 +17,5 @@ pub mod kernel;
 pub mod logs;
 pub mod packet;
 pub mod respond;
+pub mod rules;
 pub mod sys;

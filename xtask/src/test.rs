@@ -22,7 +22,7 @@ pub fn run(extra: &[String]) -> Result<()> {
         );
     }
     // ip (netns, veth), nsenter/setpriv (util-linux), ping (iputils-ping).
-    apt_install(&["iproute2", "util-linux", "iputils-ping", "tshark"])?;
+    apt_install(&["iproute2", "util-linux", "iputils-ping", "tshark", "python3", "python3-yaml"])?;
     util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");

@@ -23,12 +23,23 @@ pub type SharedGovernor = Arc<Mutex<Governor>>;
 pub struct GovernorApi {
     gov: SharedGovernor,
     policy: Option<PathBuf>,
+    rules_reload: Option<RulesReload>,
 }
+
+/// Rebuilds the signature rule set and hands it to the pipeline; returns a summary line or
+/// why the previous set stays in force.
+pub type RulesReload = Box<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 impl GovernorApi {
     /// Serves `gov`; `policy` is the file `reload` reads (None: the embedded default).
     pub fn new(gov: SharedGovernor, policy: Option<PathBuf>) -> Self {
-        Self { gov, policy }
+        Self { gov, policy, rules_reload: None }
+    }
+
+    /// Also serves `reload_rules` with `f`.
+    pub fn with_rules_reload(mut self, f: RulesReload) -> Self {
+        self.rules_reload = Some(f);
+        self
     }
 }
 
@@ -49,6 +60,16 @@ impl Handler for GovernorApi {
         let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or("");
         let now = wall_ns();
         let who = identity(peer);
+        if cmd == "reload_rules" {
+            // Built outside the governor lock: a large rule set takes a moment.
+            return match &self.rules_reload {
+                None => err("this sensor runs no signature engine (start it with --rules)"),
+                Some(f) => match f() {
+                    Ok(summary) => json!({"ok": true, "summary": summary, "by": who}),
+                    Err(e) => err(format!("{e}; the previous rule set stays in force")),
+                },
+            };
+        }
         let Ok(mut gov) = self.gov.lock() else { return err("the governor stopped after a panic") };
         let r: Result<Value, Value> = (|| match cmd {
             "status" => Ok(json!({"ok": true, "stats": gov.stats, "policy_version": gov.config().version,

@@ -16,6 +16,7 @@ use super::{
     observe::Observer,
     stream::Chunk,
 };
+use crate::rules::detector::{AlertOut, FlowFacts, SigFlow, SignatureAgent};
 
 /// Capture time between two timeout sweeps.
 const TICK_NS: u64 = 1_000_000_000;
@@ -91,6 +92,7 @@ struct Engine {
     eve: EveWriter,
     stats: PipelineStats,
     agents: Option<Observer>,
+    sigs: Option<SignatureAgent>,
 }
 
 /// The packet pipeline.
@@ -114,6 +116,7 @@ impl Pipeline {
                 eve,
                 stats: PipelineStats::default(),
                 agents: None,
+                sigs: None,
             },
             now_ns: 0,
             next_tick_ns: 0,
@@ -125,6 +128,25 @@ impl Pipeline {
     pub fn with_agents(mut self, observer: Observer) -> Self {
         self.engine.agents = Some(observer);
         self
+    }
+
+    /// Runs the signature engine of `agent` on every packet and transaction from now on.
+    pub fn with_signatures(mut self, agent: SignatureAgent) -> Self {
+        self.engine.sigs = Some(agent);
+        self
+    }
+
+    /// The signature agent, if any.
+    pub fn signatures(&self) -> Option<&SignatureAgent> {
+        self.engine.sigs.as_ref()
+    }
+
+    /// A batch boundary (live mode calls this after each batch of events): a reloaded rule
+    /// set is swapped in here.
+    pub fn between_batches(&mut self) {
+        if let Some(s) = self.engine.sigs.as_mut() {
+            s.between_batches();
+        }
     }
 
     /// The agents fed by this pipeline, if any.
@@ -226,6 +248,7 @@ impl Pipeline {
             return;
         }
         self.next_tick_ns = ts_ns + TICK_NS;
+        self.between_batches();
         let dropped = self.defrag.expire(ts_ns);
         self.engine.stats.errors[DecodeError::FragTimeout.index()] += dropped;
         self.engine.expire(ts_ns);
@@ -286,10 +309,15 @@ struct FlowOut<'a> {
     eve: &'a mut EveWriter,
     ctx: FlowCtx,
     agents: Option<&'a mut Observer>,
+    sig: Option<(&'a mut SignatureAgent, &'a mut SigFlow, FlowFacts)>,
 }
 
 impl AppSink for FlowOut<'_> {
     fn app_event(&mut self, ts_ns: u64, event: AppEvent<'_>) {
+        if let Some((agent, sf, facts)) = self.sig.as_mut() {
+            let queue = self.agents.as_deref().map(|o| o.runtime().queue());
+            agent.app_event(sf, facts, &self.ctx, ts_ns, &event, &mut AlertOut { eve: self.eve, queue });
+        }
         if let Some(obs) = self.agents.as_deref_mut() {
             match event {
                 AppEvent::Dns(dir, msg) => obs.dns(ts_ns, &self.ctx, dir, msg),
@@ -360,9 +388,10 @@ impl Engine {
                 let from_service = ported && no_syn && p.key.sport < 1024 && p.key.dport >= 1024;
                 let (key, client_side) =
                     if synack || from_service { (p.key.reversed(), side ^ 1) } else { (p.key, side) };
-                let (eve, app, stats, obs) = (&mut self.eve, &self.app, &mut self.stats, &mut self.agents);
+                let (eve, app, stats, obs, sigs) =
+                    (&mut self.eve, &self.app, &mut self.stats, &mut self.agents, &mut self.sigs);
                 self.flows.insert(canonical, key, client_side, p.ts_ns, &mut |f, r| {
-                    finish_flow(eve, app, stats, obs.as_mut(), f, r)
+                    finish_flow(eve, app, stats, obs.as_mut(), sigs.as_mut(), f, r)
                 })
             }
         };
@@ -376,12 +405,19 @@ impl Engine {
         if let Some(obs) = self.agents.as_mut() {
             obs.packet(flow, dir, new_flow, p.ts_ns, p.wire_len, p.tcp.map_or(0, |t| t.flags));
         }
-        let mut out = FlowOut { eve: &mut self.eve, ctx: FlowCtx::of(flow), agents: self.agents.as_mut() };
+        let ctx = FlowCtx::of(flow);
+        let facts = FlowFacts::of(flow);
+        let Flow { app, streams, sig: sf, .. } = flow;
+        let mut out = FlowOut {
+            eve: &mut self.eve,
+            ctx,
+            agents: self.agents.as_mut(),
+            sig: self.sigs.as_mut().map(|s| (s, sf.get_or_insert_with(Box::default).as_mut(), facts)),
+        };
         let app_cfg = &self.app;
         let ts = p.ts_ns;
-        match (p.tcp, flow.streams.as_mut()) {
+        match (p.tcp, streams.as_mut()) {
             (Some(t), Some(streams)) => {
-                let app = &mut flow.app;
                 streams[dir.index()].segment(
                     t.seq,
                     t.flags & tcp_flags::SYN != 0,
@@ -393,15 +429,22 @@ impl Engine {
                     },
                 );
             }
-            _ if p.key.proto == proto::UDP && !p.payload.is_empty() => flow.app.udp_data(ts, dir, p.payload, &mut out),
+            _ if p.key.proto == proto::UDP && !p.payload.is_empty() => app.udp_data(ts, dir, p.payload, &mut out),
             _ => {}
+        }
+        // Packet rules run after the app layer has seen the packet, as in Suricata.
+        if let Some((agent, sf, _)) = out.sig.as_mut() {
+            let facts = FlowFacts { app: app.proto, ..facts };
+            let queue = out.agents.as_deref().map(|o| o.runtime().queue());
+            agent.packet(sf, &facts, p, dir, &mut AlertOut { eve: out.eve, queue });
         }
     }
 
     fn expire(&mut self, now_ns: u64) {
-        let (eve, app, stats, obs) = (&mut self.eve, &self.app, &mut self.stats, &mut self.agents);
+        let (eve, app, stats, obs, sigs) =
+            (&mut self.eve, &self.app, &mut self.stats, &mut self.agents, &mut self.sigs);
         self.flows.expire(now_ns, &mut |e| match e {
-            Expired::Ended(f, r) => finish_flow(eve, app, stats, obs.as_mut(), f, r),
+            Expired::Ended(f, r) => finish_flow(eve, app, stats, obs.as_mut(), sigs.as_mut(), f, r),
             Expired::Active(f) => {
                 eve.flow(f, EndReason::ActiveTimeout);
                 f.pkts = [0; 2];
@@ -411,7 +454,7 @@ impl Engine {
     }
 
     fn end_flow(&mut self, flow: Flow, reason: EndReason) {
-        finish_flow(&mut self.eve, &self.app, &mut self.stats, self.agents.as_mut(), flow, reason);
+        finish_flow(&mut self.eve, &self.app, &mut self.stats, self.agents.as_mut(), self.sigs.as_mut(), flow, reason);
     }
 
     fn write_stats(&mut self, ts_ns: u64, reassembled: u64) {
@@ -472,10 +515,14 @@ fn finish_flow(
     app: &AppConfig,
     stats: &mut PipelineStats,
     mut agents: Option<&mut Observer>,
+    sigs: Option<&mut SignatureAgent>,
     mut flow: Flow,
     reason: EndReason,
 ) {
-    let mut out = FlowOut { eve, ctx: FlowCtx::of(&flow), agents: agents.as_deref_mut() };
+    let facts = FlowFacts::of(&flow);
+    let mut sf = flow.sig.take();
+    let sig = sigs.map(|s| (s, sf.get_or_insert_with(Box::default).as_mut(), facts));
+    let mut out = FlowOut { eve, ctx: FlowCtx::of(&flow), agents: agents.as_deref_mut(), sig };
     let ts = flow.last_ns;
     let depth = app.stream_depth;
     if let Some(streams) = flow.streams.as_mut() {
@@ -493,6 +540,8 @@ fn finish_flow(
         }
     }
     flow.app.close(ts, &mut out);
+    flow.alerted |= sf.as_ref().is_some_and(|s| s.alerted);
+    flow.sig = sf;
     stats.app_flows[flow.app.proto as usize] += 1;
     if let Some(obs) = agents {
         obs.flow_end(&flow);

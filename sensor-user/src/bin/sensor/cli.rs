@@ -50,6 +50,13 @@ pub enum Command {
     /// Replay pcap/pcapng captures (plain or gzip) through the packet pipeline and write
     /// eve.json records (flow, http, dns, tls, ssh, anomaly, stats).
     Replay(ReplayArgs),
+    /// Suricata rules: check files (counts loaded and skipped by reason, with file:line), or
+    /// reload the running sensor's rule set.
+    Rules {
+        /// What to do.
+        #[command(subcommand)]
+        what: RulesCmd,
+    },
     /// The micro-agents: list them, or print the commented default `[agents]` config.
     Agents {
         /// What to show.
@@ -215,6 +222,56 @@ pub enum AgentsCmd {
     Config,
 }
 
+/// `sensor rules ...`.
+#[derive(Subcommand, Debug)]
+pub enum RulesCmd {
+    /// Load rule files or directories and report what loaded, what was skipped (by reason)
+    /// and what has errors, each with file:line. Exits non-zero only on syntax errors.
+    Check {
+        /// Rule files, or directories of `*.rules`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Rule variables and classification.
+        #[command(flatten)]
+        vars: RuleVarArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Print every skipped rule (default: the reasons with counts and the first few).
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Make the running sensor load its rule files again (as SIGHUP does); the new set is
+    /// built beside the old one and swapped in between batches.
+    Reload,
+}
+
+/// Rule variables and the classification file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RuleVarArgs {
+    /// A rule variable, `NAME=VALUE` (repeatable); Suricata's default vars apply otherwise.
+    /// Names ending in `_PORTS`, `_PORT` or `port:NAME=...` are port groups; `address:NAME=...`
+    /// forces an address group.
+    #[arg(long = "var")]
+    pub vars: Vec<String>,
+    /// classification.config (default: the one beside the first rule path, else the
+    /// embedded ET Open one).
+    #[arg(long)]
+    pub classification: Option<PathBuf>,
+}
+
+/// Signature engine options shared by `run` and `replay`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RuleArgs {
+    /// Suricata rule files, or directories of `*.rules` (repeatable). No rules: no signature
+    /// engine.
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Rule variables and classification.
+    #[command(flatten)]
+    pub vars: RuleVarArgs,
+}
+
 /// Micro-agent options shared by `run` and `replay`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AgentArgs {
@@ -294,6 +351,9 @@ pub struct RunArgs {
     /// Micro-agents.
     #[command(flatten)]
     pub agents: AgentArgs,
+    /// Signature engine.
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Governance.
     #[command(flatten)]
     pub govern: GovernArgs,
@@ -332,6 +392,9 @@ pub struct ReplayArgs {
     /// Micro-agents.
     #[command(flatten)]
     pub agents: AgentArgs,
+    /// Signature engine.
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Governance (replay decides on event time and acts on nothing).
     #[command(flatten)]
     pub govern: GovernArgs,

@@ -344,3 +344,10 @@ pub fn control(state_dir: &Path, req: Value) -> Result<Option<Value>> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// `sensor rules reload`: the running sensor rebuilds its rule set and swaps it in.
+pub fn rules_reload(state_dir: &Path) -> Result<()> {
+    let v = ok(ask(state_dir, json!({"cmd": "reload_rules"}))?)?;
+    println!("{}", v["summary"].as_str().unwrap_or("rules reloaded"));
+    Ok(())
+}

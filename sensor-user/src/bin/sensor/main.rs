@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod govern;
 mod replay;
+mod rules;
 
 use std::{
     io::{BufWriter, Stdout, Write},
@@ -18,7 +19,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use cli::{Cli, Command, RunArgs, XdpModeArg};
+use cli::{Cli, Command, RulesCmd, RunArgs, XdpModeArg};
 use sensor_user::{
     agents::{from_kernel::from_kernel, runtime::Dispatcher},
     api::{
@@ -110,6 +111,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(args) => run(&cli.pin_dir, &cli.state_dir, args),
         Command::Replay(args) => replay::run(args),
         Command::Agents { what } => agents::command(&what),
+        Command::Rules { what: RulesCmd::Check { paths, vars, json, verbose } } => {
+            rules::check(&paths, &vars, json, verbose)
+        }
+        Command::Rules { what: RulesCmd::Reload } => govern::rules_reload(&cli.state_dir),
         Command::Approvals { what } => govern::approvals(&cli.state_dir, &what),
         Command::Incidents { what, json } => govern::incidents(&cli.state_dir, what.as_ref(), json),
         Command::Feedback { incident, label, note, suppress } => {

@@ -61,6 +61,9 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         pipeline = pipeline.with_agents(Observer::new(rt));
         state_path = path;
     }
+    if let Some(sig) = crate::rules::build(&args.rules, args.quiet)? {
+        pipeline = pipeline.with_signatures(sig);
+    }
     let report = replay_files(&mut pipeline, &files, !args.no_progress);
     pipeline.finish().with_context(|| format!("writing eve output {}", args.eve))?;
     if let Some((state, _)) = pipeline.agent_outcome() {

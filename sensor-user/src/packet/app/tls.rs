@@ -50,6 +50,9 @@ pub struct TlsInfo {
     pub cert: Option<CertInfo>,
     /// Leaf certificate the client sent (mutual TLS, TLS <= 1.2 only).
     pub client_cert: Option<CertInfo>,
+    /// DER of every certificate of the server's Certificate message, in order (the
+    /// signature engine's `tls.certs` buffer).
+    pub certs: Vec<Vec<u8>>,
 }
 
 /// What a feed call completed (so the caller can decide when to log).
@@ -429,6 +432,7 @@ impl TlsState {
                     return;
                 }
                 self.server_cert_msg = true;
+                self.info.certs = certificate_ders(body);
                 if let Some(cert) = self.leaf_certificate(body) {
                     self.info.cert = Some(cert);
                     *progress = (*progress).max(TlsProgress::Certificate);
@@ -718,3 +722,17 @@ pub fn looks_like_tls(data: &[u8]) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests;
+
+/// The DER bytes of each certificate in a (TLS <= 1.2) Certificate message body; stops at the
+/// first malformed entry.
+fn certificate_ders(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Some(mut list) = Reader::new(body).vec24().map(Reader::new) else { return out };
+    while !list.is_empty() {
+        match list.vec24() {
+            Some(der) => out.push(der.to_vec()),
+            None => break,
+        }
+    }
+    out
+}

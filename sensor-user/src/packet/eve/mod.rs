@@ -5,6 +5,7 @@
 //! Records are built in a reused buffer and written through a `BufWriter`; field order is
 //! fixed, so the same input gives byte-identical output.
 
+mod alert;
 mod community_id;
 mod finding;
 mod json;
@@ -12,6 +13,7 @@ mod records;
 
 use std::io::{self, Write};
 
+pub use alert::AlertCtx;
 pub use community_id::community_id;
 pub use json::{Json, escape, timestamp};
 pub use records::{FlowCtx, ip, proto_name, tls_version_name};
@@ -33,11 +35,13 @@ pub enum RecordType {
     Anomaly,
     /// `stats`.
     Stats,
+    /// `alert` (a signature matched).
+    Alert,
 }
 
 impl RecordType {
     /// Every type, in counter order.
-    pub const ALL: [RecordType; 7] = [
+    pub const ALL: [RecordType; 8] = [
         RecordType::Flow,
         RecordType::Http,
         RecordType::Dns,
@@ -45,6 +49,7 @@ impl RecordType {
         RecordType::Ssh,
         RecordType::Anomaly,
         RecordType::Stats,
+        RecordType::Alert,
     ];
 
     /// The `event_type` value.
@@ -57,6 +62,7 @@ impl RecordType {
             RecordType::Ssh => "ssh",
             RecordType::Anomaly => "anomaly",
             RecordType::Stats => "stats",
+            RecordType::Alert => "alert",
         }
     }
 }
@@ -67,7 +73,7 @@ pub struct EveTypes(u8);
 
 impl Default for EveTypes {
     fn default() -> Self {
-        Self(0x7F)
+        Self(0xFF)
     }
 }
 

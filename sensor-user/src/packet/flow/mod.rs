@@ -149,6 +149,9 @@ pub struct Flow {
     pub app: AppSlot,
     /// An alert was raised on this flow.
     pub alerted: bool,
+    /// Signature-engine state (flowbits, transactions inspected), created on the flow's
+    /// first packet when a rule set runs.
+    pub sig: Option<Box<crate::rules::detector::SigFlow>>,
 }
 
 impl Flow {
@@ -170,6 +173,7 @@ impl Flow {
             streams: if key.proto == proto::TCP { Some(Box::default()) } else { None },
             app: AppSlot::default(),
             alerted: false,
+            sig: None,
         }
     }
 
