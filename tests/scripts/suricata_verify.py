@@ -71,6 +71,23 @@ def config_unsupported(test_yaml, test_dir):
     return None
 
 
+def midstream(test_yaml, test_dir):
+    """Whether the test turns on Suricata's stream.midstream."""
+    args = test_yaml.get("args") or []
+    text = " ".join(str(a) for a in (args if isinstance(args, list) else [args]))
+    if "stream.midstream=true" in text:
+        return True
+    path = os.path.join(test_dir, "suricata.yaml")
+    if os.path.exists(path):
+        try:
+            with open(path, errors="replace") as f:
+                cfg = yaml.safe_load(f.read()) or {}
+            return bool((cfg.get("stream") or {}).get("midstream"))
+        except Exception:
+            return False
+    return False
+
+
 def alert_checks(test_yaml):
     out = []
     for c in test_yaml.get("checks") or []:
@@ -160,10 +177,11 @@ def run_one(sensor, data, row):
         return test, "EXCLUDED", f"unsupported {s['origin']}: {s['reason']}"
     if report["loaded"] == 0:
         return test, "EXCLUDED", "no rules"
+    extra = ["--midstream"] if midstream(ty, tdir) else []
     with tempfile.TemporaryDirectory() as tmp:
         eve = os.path.join(tmp, "eve.json")
         r = subprocess.run(
-            [sensor, "replay", pcap, "--rules", rules, *vars_, "--eve", eve, "--types", "alert",
+            [sensor, "replay", pcap, "--rules", rules, *vars_, *extra, "--eve", eve, "--types", "alert",
              "--no-agents", "--no-govern", "--no-progress", "--quiet"],
             capture_output=True, text=True,
         )

@@ -71,3 +71,119 @@ fn et_open_loads() {
     assert_eq!(errors, 0, "errors: {}", v["errors"]);
     assert!(loaded * 100 >= total * 95, "only {loaded} of {total} loaded");
 }
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sensor-sig-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A real HTTP check-in (suricata-verify bug-28: handshake, one GET retransmitted four
+/// times): sticky buffers, classtype and metadata in the eve record, flowbits with noalert,
+/// (the setter runs before the checker on the same packet), a threshold limit over the
+/// retransmissions, case sensitivity, and the alert reaching the
+/// correlator as a `sid:N` finding.
+#[test]
+fn alerts_on_a_real_http_checkin() {
+    let (Some(data), bin) = (data_dir(), sensor_bin()) else {
+        assert!(!full_suite(), "../shared/data is required by the full suite");
+        return;
+    };
+    if !bin.is_file() {
+        assert!(!full_suite(), "the sensor binary is required by the full suite");
+        return;
+    }
+    let dir = tmpdir("checkin");
+    let rules = dir.join("test.rules");
+    std::fs::write(
+        &rules,
+        r#"alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"check-in uri"; flow:established,to_server; http.uri; content:"ROUTINE_CHECKIN"; http.host; content:"btgrab.com"; endswith; classtype:trojan-activity; metadata:mitre_technique_id T1071, confidence High; sid:1000001; rev:3;)
+alert tcp any any -> any 80 (msg:"GET seen"; flow:to_server; content:"GET /a/"; depth:7; flowbits:set,seen.get; flowbits:noalert; sid:1000002; rev:1;)
+alert tcp any any -> any 80 (msg:"payload after GET"; flow:established,to_server; content:"Drk.syn"; flowbits:isset,seen.get; threshold:type limit, track by_src, count 1, seconds 600; sid:1000003; rev:1;)
+alert http any any -> any any (msg:"wrong case"; http.uri; content:"routine_checkin"; sid:1000004; rev:1;)
+"#,
+    )
+    .expect("rules");
+    let eve = dir.join("eve.json");
+    let incidents = dir.join("incidents.json");
+    let out = Command::new(&bin)
+        .arg("replay")
+        .arg(data.join("suricata-verify/tests/bug-28/input.pcap"))
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--eve")
+        .arg(&eve)
+        .arg("--incidents")
+        .arg(&incidents)
+        .args(["--no-progress", "--quiet"])
+        .output()
+        .expect("sensor runs");
+    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
+        .expect("eve")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event_type"] == "alert")
+        .collect();
+    let by = |sid: u64| alerts.iter().filter(|a| a["alert"]["signature_id"] == sid).collect::<Vec<_>>();
+    let a = by(1_000_001);
+    assert_eq!(a.len(), 1, "one alert for the transaction: {alerts:?}");
+    let a = a[0];
+    assert_eq!(a["alert"]["rev"], 3);
+    assert_eq!(a["alert"]["signature"], "check-in uri");
+    assert_eq!(a["alert"]["category"], "A Network Trojan was detected");
+    assert_eq!(a["alert"]["severity"], 1);
+    assert_eq!(a["alert"]["metadata"]["mitre_technique_id"][0], "T1071");
+    assert_eq!(a["app_proto"], "http");
+    assert_eq!(a["direction"], "to_server");
+    assert_eq!(a["src_ip"], "192.168.2.7");
+    assert_eq!(a["dest_port"], 80);
+    assert!(a["flow_id"].as_u64().is_some());
+    assert!(by(1_000_002).is_empty(), "noalert rules do not alert");
+    assert_eq!(by(1_000_003).len(), 1, "the threshold limits five matching packets to one alert");
+    assert!(by(1_000_004).is_empty(), "content without nocase is case-sensitive");
+    let inc = std::fs::read_to_string(&incidents).expect("incidents");
+    assert!(inc.contains("\"sid:1000001\""), "the alert reached the correlator as a finding: {inc}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Malformed rules each give file:line and a reason while the other rules load; the check
+/// fails only because of syntax errors.
+#[test]
+fn bad_rules_are_reported_with_their_line_and_the_rest_load() {
+    let bin = sensor_bin();
+    if !bin.is_file() {
+        assert!(!full_suite(), "the sensor binary is required by the full suite");
+        return;
+    }
+    let dir = tmpdir("bad");
+    let rules = dir.join("bad.rules");
+    std::fs::write(
+        &rules,
+        r#"alert tcp any any -> any any (msg:"good"; content:"abc"; sid:1;)
+alert tcp any any -> any any (msg:"unterminated; content:"abc"; sid:2;)
+alert tcp any any -> any any (msg:"bad hex"; content:"|4g|"; sid:3;)
+alert tcp $NO_SUCH_NET any -> any any (msg:"unknown var"; content:"abc"; sid:4;)
+alert tcp any any -> any any (msg:"duplicate"; content:"xyz"; sid:1;)
+alert tcp any any -> any any (msg:"absurd depth"; content:"abc"; depth:70000; sid:6;)
+alert smtp any any -> any any (msg:"unsupported protocol"; content:"abc"; sid:7;)
+alert tcp any any -> any any (msg:"pcre"; pcre:"/(a+)+$/"; sid:8;)
+"#,
+    )
+    .expect("rules");
+    let out = Command::new(&bin).args(["rules", "check", "--json"]).arg(&rules).output().expect("sensor runs");
+    assert!(!out.status.success(), "syntax errors make the check fail");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(v["loaded"], 2, "the good rule and the pcre one load: {v}");
+    let errors = v["errors"].as_array().expect("errors");
+    let lines: Vec<String> = errors.iter().map(|e| e["origin"].as_str().unwrap_or("").to_owned()).collect();
+    for line in [2, 3, 4, 5, 6] {
+        assert!(lines.iter().any(|o| o.ends_with(&format!("bad.rules:{line}"))), "line {line} reported: {lines:?}");
+    }
+    assert!(errors.iter().all(|e| !e["reason"].as_str().unwrap_or("").is_empty()));
+    let skipped = v["skipped"].as_array().expect("skipped");
+    assert_eq!(skipped.len(), 1, "smtp is skipped, not an error: {v}");
+    assert!(skipped[0]["reason"].as_str().unwrap_or("").contains("smtp"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

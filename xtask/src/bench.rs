@@ -13,6 +13,8 @@ const REPLAY_HEADING: &str = "## Replay: sensor vs Suricata";
 /// Runs the benchmark driver (release build) and appends the criterion results and the
 /// replay comparison; `bench replay` runs only the latter and replaces its section.
 const CONTAIN_HEADING: &str = "## Detect-to-block latency";
+/// Heading of the signature-engine section `bench rules` replaces.
+const RULES_HEADING: &str = "## Signatures: sensor vs Suricata";
 
 /// `md` with the section starting at `heading` (up to the next `## `) replaced by
 /// `section`, or with `section` appended.
@@ -34,6 +36,13 @@ pub fn run(extra: &[String]) -> Result<()> {
         let section = bench_replay::run()?;
         let md = std::fs::read_to_string(&doc).unwrap_or_default();
         std::fs::write(&doc, replace_section(&md, REPLAY_HEADING, &section))?;
+        eprintln!("{section}\nwrote {}", doc.display());
+        return Ok(());
+    }
+    if extra.first().map(String::as_str) == Some("rules") {
+        let section = crate::bench_rules::run()?;
+        let md = std::fs::read_to_string(&doc).unwrap_or_default();
+        std::fs::write(&doc, replace_section(&md, RULES_HEADING, &section))?;
         eprintln!("{section}\nwrote {}", doc.display());
         return Ok(());
     }
@@ -81,6 +90,8 @@ pub fn run(extra: &[String]) -> Result<()> {
     md.push_str("\n```\n");
     md.push('\n');
     md.push_str(&bench_replay::run()?);
+    md.push('\n');
+    md.push_str(&crate::bench_rules::run()?);
     std::fs::write(&doc, md)?;
     eprintln!("wrote {}", doc.display());
     Ok(())

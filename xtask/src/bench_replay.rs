@@ -75,7 +75,7 @@ pub fn run() -> Result<String> {
     Ok(report(packets, bytes, &ours, &bare, &theirs, version.trim()))
 }
 
-fn pinned() -> Command {
+pub(crate) fn pinned() -> Command {
     let mut c = Command::new("/usr/bin/time");
     c.args(["-f", "%e %M", "taskset", "-c", "1"]);
     c
@@ -107,14 +107,14 @@ fn measure(
     Ok(Measured { startup_s: median(&mut startup), median_s: median(&mut full), peak_kib: peak, records })
 }
 
-fn reset(dir: &Path) -> Result<()> {
+pub(crate) fn reset(dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     Ok(())
 }
 
 /// Wall seconds (measured here) and peak RSS in KiB (from /usr/bin/time's last line).
-fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
+pub(crate) fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
     let t = Instant::now();
     let out = cmd.output().context("running a benchmark command")?;
     let secs = t.elapsed().as_secs_f64();
@@ -126,12 +126,12 @@ fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
     Ok((secs, kib))
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-fn capinfos(pcap: &Path) -> Result<(u64, u64)> {
+pub(crate) fn capinfos(pcap: &Path) -> Result<(u64, u64)> {
     let out = util::output(Command::new("capinfos").args(["-T", "-r", "-c", "-d"]).arg(pcap)).context("capinfos")?;
     let cols: Vec<&str> = out.trim().split('\t').collect();
     let n = |i: usize| cols.get(i).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
@@ -139,7 +139,7 @@ fn capinfos(pcap: &Path) -> Result<(u64, u64)> {
 }
 
 /// Suricata 7 from bookworm-backports, with the machine's own mirror (DESIGN.md §8).
-fn ensure_suricata() -> Result<()> {
+pub(crate) fn ensure_suricata() -> Result<()> {
     if which("suricata").is_some() {
         return Ok(());
     }
@@ -198,7 +198,7 @@ fn report(packets: u64, bytes: u64, ours: &Measured, bare: &Measured, theirs: &M
 }
 
 /// No rules; eve with the record types the sensor writes; only the parsers the sensor has.
-const SURICATA_YAML: &str = r#"%YAML 1.1
+pub(crate) const SURICATA_YAML: &str = r#"%YAML 1.1
 ---
 vars:
   address-groups:

@@ -9,6 +9,7 @@
 mod bench;
 mod bench_contain;
 mod bench_replay;
+mod bench_rules;
 mod build;
 mod demo;
 mod test;

@@ -12,7 +12,7 @@ use std::{
     },
 };
 
-use sensor_common::flow::{FlowKey, proto};
+use sensor_common::flow::{FlowKey, proto, tcp_flags};
 
 use super::{
     buffers::{DnsBuffers, HttpBuffers, SshBuffers, TlsBuffers, TxScratch},
@@ -67,8 +67,11 @@ pub struct FlowFacts {
     pub flow_id: u64,
     /// Client-to-server key.
     pub key: FlowKey,
-    /// Established (TCP handshake seen, or traffic both ways).
+    /// Established (TCP handshake completed or midstream data both ways; UDP: traffic both
+    /// ways).
     pub established: bool,
+    /// Not TCP, or TCP with both SYNs seen.
+    pub handshake: bool,
     /// The flow's app protocol.
     pub app: AppProto,
     /// Bytes so far each way.
@@ -76,12 +79,16 @@ pub struct FlowFacts {
 }
 
 impl FlowFacts {
-    /// The facts of `flow` now.
+    /// The facts of `flow` now. A TCP flow is established for detection once its handshake
+    /// completed (Suricata's default, `stream.midstream: false`); a flow picked up midstream
+    /// only when the agent runs with midstream pick-up.
     pub fn of(flow: &Flow) -> Self {
+        let handshake = flow.tcp_flags[0] & tcp_flags::SYN != 0 && flow.tcp_flags[1] & tcp_flags::SYN != 0;
         Self {
             flow_id: flow.id,
             key: flow.key,
             established: flow.state != FlowState::New,
+            handshake: flow.key.proto != proto::TCP || handshake,
             app: flow.app.proto,
             bytes: flow.bytes,
         }
@@ -96,6 +103,9 @@ pub struct SignatureAgent {
     scratch: TxScratch,
     swap_rx: Receiver<Arc<Ruleset>>,
     swap_tx: Sender<Arc<Ruleset>>,
+    /// Treat TCP flows picked up without a handshake as established (Suricata's
+    /// `stream.midstream: true`); off by default, as in Suricata.
+    pub midstream: bool,
     /// Counters.
     pub stats: SigStats,
 }
@@ -130,7 +140,16 @@ impl SignatureAgent {
     pub fn new(rules: Arc<Ruleset>) -> Self {
         let ctx = DetectCtx::new(&rules);
         let (swap_tx, swap_rx) = channel();
-        Self { rules, generation: 0, ctx, scratch: TxScratch::default(), swap_rx, swap_tx, stats: SigStats::default() }
+        Self {
+            rules,
+            generation: 0,
+            ctx,
+            scratch: TxScratch::default(),
+            swap_rx,
+            swap_tx,
+            midstream: false,
+            stats: SigStats::default(),
+        }
     }
 
     /// A sender for new rule sets (SIGHUP / `sensor rules reload`): each is swapped in at the
@@ -147,6 +166,10 @@ impl SignatureAgent {
     /// Detection counters of the rule set in use.
     pub fn detect_stats(&self) -> &super::engine::DetectStats {
         &self.ctx.stats
+    }
+
+    fn established(&self, facts: &FlowFacts) -> bool {
+        facts.established && (facts.handshake || self.midstream)
     }
 
     /// Between batches: swaps in the newest rule set sent, if any; returns whether it did.
@@ -193,7 +216,7 @@ impl SignatureAgent {
             icmp: p.icmp.map(|(t, c)| IcmpView { icmp_type: t, code: c, id: p.key.sport, seq: 0 }),
             payload: p.payload,
             to_server: dir == Direction::ToServer,
-            established: facts.established,
+            established: self.established(facts),
             app: app_layer(facts.app),
             flow_bytes: facts.bytes,
             has_flow: true,
@@ -311,7 +334,7 @@ impl SignatureAgent {
             icmp: None,
             payload: &[],
             to_server,
-            established: facts.established || k.proto == proto::UDP,
+            established: self.established(facts) || k.proto == proto::UDP,
             app: Some(app),
             flow_bytes: facts.bytes,
             has_flow: true,
@@ -376,4 +399,45 @@ fn app_name_of(a: AppLayer) -> &'static str {
 /// The address of a packet side (re-exported for callers building views).
 pub fn addr(bytes: &[u8; 16], family: u8) -> IpAddr {
     ip(bytes, family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse::{self, LoadReport, RuleConfig};
+
+    fn ruleset(text: &str) -> Arc<Ruleset> {
+        let mut report = LoadReport::default();
+        parse::load_str(text, "t.rules", &RuleConfig::suricata_default(), &mut report);
+        assert!(report.errors.is_empty() && report.skipped.is_empty());
+        let names = report.names.names().len();
+        Arc::new(Ruleset::build(report.signatures, names).0)
+    }
+
+    #[test]
+    fn a_reloaded_set_is_swapped_in_at_the_next_batch_boundary_only() {
+        let one = r#"alert tcp any any -> any any (msg:"a"; content:"a"; sid:1;)"#;
+        let two = format!("{one}\nalert tcp any any -> any any (msg:\"b\"; content:\"b\"; sid:2;)");
+        let mut agent = SignatureAgent::new(ruleset(one));
+        assert!(!agent.between_batches(), "nothing sent, nothing swapped");
+        let tx = agent.reloader();
+        tx.send(ruleset(&two)).unwrap();
+        assert_eq!(agent.rules().len(), 1, "the running set stays until the boundary");
+        assert!(agent.between_batches());
+        assert_eq!(agent.rules().len(), 2);
+        assert_eq!(agent.stats.reloads, 1);
+    }
+
+    #[test]
+    fn flowbits_of_the_previous_set_are_dropped_at_a_swap() {
+        let text = r#"alert tcp any any -> any any (msg:"set"; content:"a"; flowbits:set,x; flowbits:noalert; sid:1;)"#;
+        let mut agent = SignatureAgent::new(ruleset(text));
+        let mut sf = SigFlow::default();
+        agent.flow_state(&mut sf);
+        assert_eq!(sf.generation, 0);
+        agent.reloader().send(ruleset(text)).unwrap();
+        agent.between_batches();
+        agent.flow_state(&mut sf);
+        assert_eq!(sf.generation, 1, "the flow's state was reset for the new set");
+    }
 }

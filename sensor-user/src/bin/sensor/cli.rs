@@ -267,6 +267,10 @@ pub struct RuleArgs {
     /// engine.
     #[arg(long = "rules")]
     pub rules: Vec<PathBuf>,
+    /// Treat TCP flows picked up without a handshake as established (Suricata's
+    /// `stream.midstream: true`; off by default, as in Suricata).
+    #[arg(long)]
+    pub midstream: bool,
     /// Rule variables and classification.
     #[command(flatten)]
     pub vars: RuleVarArgs,

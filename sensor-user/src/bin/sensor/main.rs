@@ -301,6 +301,8 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let agents = crate::agents::build(&a.agents, Some(state_dir.join("agents-state.json")), Some(2))?;
     // Governance: the governor owns the block maps (the only writer from now on), takes
     // findings from the agents' tap on its own thread, and answers the control socket.
+    let sig = crate::rules::build(&a.rules, false)?;
+    let rules_reload = sig.as_ref().map(|s| crate::rules::reloader(a.rules.clone(), s.reloader()));
     let mut gov = None;
     let mut blocks = Some(blocks);
     if agents.is_some() && !a.govern.no_govern {
@@ -308,13 +310,17 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         let actuator = Box::new(MapActuator::new(blocks.take().context("block maps")?));
         let shared = govern::build(&a.govern, actuator, Some(&audit), Some(&govern::state_path(state_dir)), true)?;
         let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Wall)?;
-        let api = Arc::new(GovernorApi::new(Arc::clone(&shared), a.govern.policy.clone()));
+        let mut api = GovernorApi::new(Arc::clone(&shared), a.govern.policy.clone());
+        if let Some(sig) = &sig {
+            api = api.with_rules_reload(crate::rules::reloader(a.rules.clone(), sig.reloader()));
+        }
+        let api = Arc::new(api);
         let server = ControlServer::start(&govern::socket_path(state_dir), api)?;
         eprintln!("control socket {} (root only); audit log {}", server.path().display(), audit.display());
         gov = Some((shared, tap, thread, server));
     }
     let (mut live, mut state_path, mut proc_agents, mut log_agents) = (None, None, None, None);
-    if a.eve.is_some() || agents.is_some() {
+    if a.eve.is_some() || agents.is_some() || sig.is_some() {
         let out: Option<Box<dyn Write + Send>> = match &a.eve {
             Some(path) => Some(Box::new(
                 std::fs::File::create(path).with_context(|| format!("cannot create eve output {}", path.display()))?,
@@ -332,6 +338,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             log_agents = rt.dispatcher();
             state_path = path;
             pipeline = pipeline.with_agents(Observer::new(rt).printing(true));
+        }
+        if let Some(sig) = sig {
+            pipeline = pipeline.with_signatures(sig);
         }
         live = Some(LiveFeed::new(pipeline));
     }
@@ -366,6 +375,12 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         if hup.swap(false, Relaxed) {
             if let Some((g, ..)) = &gov {
                 reload_policy(g, a.govern.policy.as_deref());
+            }
+            if let Some(f) = &rules_reload {
+                match f() {
+                    Ok(summary) => eprintln!("{summary}"),
+                    Err(e) => eprintln!("error: rule reload refused, the previous rule set stays in force: {e}"),
+                }
             }
         }
         if last_sweep.elapsed() >= Duration::from_secs(1) {

@@ -1,11 +1,16 @@
 //! `sensor rules check|reload` and the signature engine of `run`/`replay`: rule variables
 //! from `--var`, the classification file, loading with a report, and the summary lines.
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    sync::{Arc, mpsc::Sender},
+};
 
 use anyhow::{Context, Result, bail};
+use sensor_user::api::handler::RulesReload;
 use sensor_user::rules::{
     detector::SignatureAgent,
+    engine::Ruleset,
     parse::{Classifications, RuleConfig, RuleVars},
     set::{self, SetReport},
 };
@@ -57,7 +62,9 @@ pub fn build(args: &RuleArgs, quiet: bool) -> Result<Option<SignatureAgent>> {
             eprintln!("  error {}: {}", e.origin, e.reason);
         }
     }
-    Ok(Some(SignatureAgent::new(rules)))
+    let mut agent = SignatureAgent::new(rules);
+    agent.midstream = args.midstream;
+    Ok(Some(agent))
 }
 
 fn load(
@@ -74,6 +81,18 @@ fn load(
 
 fn show(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// A reload function for SIGHUP and the control socket: rebuilds the rule set from the same
+/// arguments beside the one running and sends it to the pipeline, which swaps it in between
+/// batches. A set that cannot be read keeps the old one in force.
+pub fn reloader(args: RuleArgs, tx: Sender<Arc<Ruleset>>) -> RulesReload {
+    Box::new(move || {
+        let cfg = config(&args.vars, &args.rules).map_err(|e| format!("{e:#}"))?;
+        let (rules, report) = load(&args.rules, &cfg).map_err(|e| format!("{e:#}"))?;
+        tx.send(rules).map_err(|_| "the packet pipeline has stopped".to_owned())?;
+        Ok(format!("reloaded: {}", summary_line(&report)))
+    })
 }
 
 /// `rules: N loaded, M skipped, E errors from F files in T ms`.

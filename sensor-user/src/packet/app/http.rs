@@ -129,6 +129,8 @@ pub struct HttpTx {
     pub request_content_type: Option<Vec<u8>>,
     /// Request headers in order, names as sent.
     pub request_headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The request header lines exactly as sent, line ends included (`http.header.raw`).
+    pub request_headers_raw: Vec<u8>,
     /// Decoded request body (at most `body_limit` bytes).
     pub request_body: Vec<u8>,
     /// Request body length (see the module doc).
@@ -143,6 +145,8 @@ pub struct HttpTx {
     pub response_protocol: Vec<u8>,
     /// Response headers in order, names as sent.
     pub response_headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The response header lines exactly as sent, line ends included.
+    pub response_headers_raw: Vec<u8>,
     /// Response `Content-Type` header.
     pub response_content_type: Option<Vec<u8>>,
     /// Decoded response body (at most `body_limit` bytes).
@@ -630,7 +634,9 @@ impl HttpState {
             add_anomaly(&mut self.req_slot().tx, HttpAnomaly::HeaderTooLong);
         }
         if !self.req.head_too_long {
-            push_header_line(&mut self.req_slot().tx.request_headers, line);
+            let tx = &mut self.req_slot().tx;
+            push_header_line(&mut tx.request_headers, line);
+            tx.request_headers_raw.extend_from_slice(raw);
         }
     }
 
@@ -795,6 +801,7 @@ impl HttpState {
             add_anomaly(tx, HttpAnomaly::InvalidResponseLine);
         }
         tx.response_headers.clear();
+        tx.response_headers_raw.clear();
         self.resp.phase = Phase::Headers;
     }
 
@@ -858,7 +865,9 @@ impl HttpState {
             add_anomaly(&mut self.resp_slot().tx, HttpAnomaly::HeaderTooLong);
         }
         if !self.resp.head_too_long {
-            push_header_line(&mut self.resp_slot().tx.response_headers, line);
+            let tx = &mut self.resp_slot().tx;
+            push_header_line(&mut tx.response_headers, line);
+            tx.response_headers_raw.extend_from_slice(raw);
         }
     }
 
@@ -876,6 +885,7 @@ impl HttpState {
             // Interim response: the final one answers the same request.
             tx.response_line.clear();
             tx.response_headers.clear();
+            tx.response_headers_raw.clear();
             tx.status = None;
             tx.status_msg.clear();
             tx.response_protocol.clear();

@@ -1,0 +1,194 @@
+//! `cargo xtask bench rules`: the signature engine against Suricata 7 with the whole ET Open
+//! rule set on the capture built by `../shared/data/make-bench-pcap.sh`, side by side in one
+//! run (DESIGN.md §8, issue P5).
+//!
+//! Both run pinned to one core (`taskset -c 1`) with the same rules, variables (Suricata's
+//! defaults) and app-layer protocols (the four the sensor parses; Suricata refuses the rules of
+//! the others, as the sensor skips them). Rule loading is excluded by subtracting each tool's
+//! median time on a one-packet capture, which is also reported as the rule-load time. Median
+//! of 5 runs; peak memory from `/usr/bin/time`. Alert agreement is measured by
+//! `benches/scripts/sig_agreement.py`: (sid, flow 5-tuple) pairs, precision and recall of the
+//! sensor's alerts against Suricata's.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{Context, Result};
+
+use crate::{
+    bench_replay::{SURICATA_YAML, capinfos, ensure_suricata, median, pinned, reset, timed},
+    util::{self, cargo, root},
+};
+
+const RUNS: usize = 5;
+
+struct Measured {
+    load_s: f64,
+    median_s: f64,
+    peak_kib: u64,
+    alerts: usize,
+}
+
+/// Runs the comparison and returns the markdown section.
+pub fn run() -> Result<String> {
+    util::apt_install(&["tshark", "time", "python3"])?;
+    ensure_suricata()?;
+    let bench_dir = root().join("target/bench");
+    std::fs::create_dir_all(&bench_dir)?;
+    let pcap = bench_dir.join("bench.pcap");
+    if !pcap.exists() {
+        util::run(Command::new("bash").arg(root().join("../shared/data/make-bench-pcap.sh")).arg(&pcap))?;
+    }
+    let tiny = bench_dir.join("one-packet.pcap");
+    util::run(Command::new("editcap").args(["-r"]).arg(&pcap).arg(&tiny).arg("1"))?;
+    util::run(cargo().args(["build", "--release", "-p", "sensor-user", "--bin", "sensor"]))?;
+    let sensor = root().join("target/release/sensor");
+    let et = root().join("../shared/data/rules/et-open").canonicalize().context("../shared/data/rules/et-open")?;
+    let cfg = bench_dir.join("suricata-rules.yaml");
+    let yaml = suricata_yaml(&et);
+    if !yaml.contains("*.rules") || !yaml.contains("- alert:") {
+        anyhow::bail!("the replay benchmark's suricata.yaml changed shape: update bench_rules::suricata_yaml");
+    }
+    std::fs::write(&cfg, yaml)?;
+    let (packets, bytes) = capinfos(&pcap)?;
+    let sensor_cmd = |input: &Path, out: &Path| {
+        let mut c = pinned();
+        c.arg(&sensor)
+            .args(["replay", "--no-agents", "--no-govern", "--quiet", "--no-progress", "--rules"])
+            .arg(&et)
+            .arg("--eve")
+            .arg(out.join("eve.json"))
+            .arg(input);
+        c
+    };
+    let suricata_cmd = |input: &Path, out: &Path| {
+        let mut c = pinned();
+        c.args(["suricata", "-c"])
+            .arg(&cfg)
+            .args(["-k", "none", "--runmode", "single", "-l"])
+            .arg(out)
+            .arg("-r")
+            .arg(input);
+        c
+    };
+    eprintln!("bench rules: {packets} packets, {bytes} bytes, ET Open; {RUNS} runs each, pinned to CPU 1");
+    let ours = measure("sensor-rules", &bench_dir, &pcap, &tiny, &sensor_cmd)?;
+    let theirs = measure("suricata-rules", &bench_dir, &pcap, &tiny, &suricata_cmd)?;
+    let agreement = util::output(
+        Command::new("python3")
+            .arg(root().join("benches/scripts/sig_agreement.py"))
+            .arg(bench_dir.join("out-sensor-rules/eve.json"))
+            .arg(bench_dir.join("out-suricata-rules/eve.json")),
+    )
+    .context("benches/scripts/sig_agreement.py failed")?;
+    let check = util::output(Command::new(&sensor).args(["rules", "check"]).arg(&et)).unwrap_or_default();
+    let version = util::output(Command::new("suricata").arg("-V")).unwrap_or_default();
+    Ok(report(packets, bytes, &ours, &theirs, agreement.trim(), check.lines().next().unwrap_or(""), version.trim()))
+}
+
+fn measure(
+    name: &str,
+    dir: &Path,
+    pcap: &Path,
+    tiny: &Path,
+    cmd: &dyn Fn(&Path, &Path) -> Command,
+) -> Result<Measured> {
+    let out = dir.join(format!("out-{name}"));
+    let (mut load, mut full, mut peak) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..RUNS {
+        reset(&out)?;
+        load.push(timed(&mut cmd(tiny, &out))?.0);
+        reset(&out)?;
+        let (secs, kib) = timed(&mut cmd(pcap, &out))?;
+        full.push(secs);
+        peak = peak.max(kib);
+        eprintln!("  {name}: {secs:.3} s, peak {kib} KiB");
+    }
+    let eve = std::fs::read_to_string(out.join("eve.json")).with_context(|| format!("{name} wrote no eve.json"))?;
+    let alerts = eve.matches("\"event_type\":\"alert\"").count();
+    Ok(Measured { load_s: median(&mut load), median_s: median(&mut full), peak_kib: peak, alerts })
+}
+
+fn report(
+    packets: u64,
+    bytes: u64,
+    ours: &Measured,
+    theirs: &Measured,
+    agreement: &str,
+    check: &str,
+    version: &str,
+) -> String {
+    let row = |m: &Measured| {
+        let secs = (m.median_s - m.load_s).max(1e-6);
+        (packets as f64 / secs, bytes as f64 * 8.0 / secs / 1e9, secs)
+    };
+    let (opps, ogbps, osecs) = row(ours);
+    let (spps, sgbps, ssecs) = row(theirs);
+    let cpu = util::output(Command::new("sh").args(["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]))
+        .unwrap_or_default();
+    format!(
+        "## Signatures: sensor vs Suricata with ET Open (`cargo xtask bench rules`)\n\n\
+         Capture: `make-bench-pcap.sh` output, {packets} packets, {bytes} bytes. Rules: the whole ET Open \
+         set in ../shared/data/rules/et-open, Suricata's default variables. Both pinned to CPU 1 \
+         (`taskset -c 1`), median of {RUNS} runs; rule loading (the median time on a one-packet capture) \
+         is subtracted from the processing time and reported on its own. {version}; CPU:{cpu}\n\n\
+         Sensor: {check}\n\n\
+         | | packets/s | Gbit/s | processing s | rule load s | peak RSS MiB | alerts |\n|---|---|---|---|---|---|---|\n\
+         | sensor replay --rules | {opps:.0} | {ogbps:.2} | {osecs:.3} | {:.3} | {:.1} | {} |\n\
+         | suricata --runmode single -S | {spps:.0} | {sgbps:.2} | {ssecs:.3} | {:.3} | {:.1} | {} |\n\
+         | **ratio** (sensor / Suricata) | **{:.2}x** | | | **{:.2}x** | **{:.2}x** | |\n\n\
+         Alert agreement, matched by (sid, flow 5-tuple): {agreement}\n",
+        ours.load_s,
+        ours.peak_kib as f64 / 1024.0,
+        ours.alerts,
+        theirs.load_s,
+        theirs.peak_kib as f64 / 1024.0,
+        theirs.alerts,
+        opps / spps,
+        ours.load_s / theirs.load_s,
+        ours.peak_kib as f64 / theirs.peak_kib.max(1) as f64,
+    )
+}
+
+/// The replay benchmark's configuration (same parsers, same eve types) plus Suricata's other
+/// default variables, the ET Open directory, its classification file and alert records.
+fn suricata_yaml(et: &Path) -> String {
+    let et = et.display();
+    SURICATA_YAML
+        .replace(
+            "    EXTERNAL_NET: \"!$HOME_NET\"\n",
+            "    EXTERNAL_NET: \"!$HOME_NET\"\n    HTTP_SERVERS: \"$HOME_NET\"\n    SMTP_SERVERS: \"$HOME_NET\"\n    \
+             SQL_SERVERS: \"$HOME_NET\"\n    DNS_SERVERS: \"$HOME_NET\"\n    TELNET_SERVERS: \"$HOME_NET\"\n    \
+             AIM_SERVERS: \"$EXTERNAL_NET\"\n    DC_SERVERS: \"$HOME_NET\"\n    DNP3_SERVER: \"$HOME_NET\"\n    \
+             DNP3_CLIENT: \"$HOME_NET\"\n    MODBUS_CLIENT: \"$HOME_NET\"\n    MODBUS_SERVER: \"$HOME_NET\"\n    \
+             ENIP_CLIENT: \"$HOME_NET\"\n    ENIP_SERVER: \"$HOME_NET\"\n",
+        )
+        .replace("    SSH_PORTS: 22\n", "    ORACLE_PORTS: 1521\n    SSH_PORTS: 22\n")
+        .replace(
+            "default-rule-path: /dev/null\nrule-files: []\nclassification-file: /etc/suricata/classification.config",
+            &format!(
+                "default-rule-path: {et}\nrule-files:\n  - \"*.rules\"\nclassification-file: {et}/classification.config"
+            ),
+        )
+        .replace("      types:\n", "      types:\n        - alert:\n            metadata: yes\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rules_config_extends_the_replay_config() {
+        let y = suricata_yaml(Path::new("/et"));
+        for want in [
+            "HTTP_SERVERS: \"$HOME_NET\"",
+            "AIM_SERVERS: \"$EXTERNAL_NET\"",
+            "ORACLE_PORTS: 1521",
+            "default-rule-path: /et\nrule-files:\n  - \"*.rules\"",
+            "classification-file: /et/classification.config",
+            "        - alert:\n            metadata: yes\n        - anomaly:",
+            "smb: {enabled: no}",
+        ] {
+            assert!(y.contains(want), "missing {want:?}");
+        }
+    }
+}
