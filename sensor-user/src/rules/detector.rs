@@ -4,12 +4,9 @@
 //! swapped in between batches; flows keep running, and their flowbits from the old set are
 //! dropped (bit numbers are per set).
 
-use std::{
-    net::IpAddr,
-    sync::{
-        Arc,
-        mpsc::{Receiver, Sender, channel},
-    },
+use std::sync::{
+    Arc,
+    mpsc::{Receiver, Sender, channel},
 };
 
 use sensor_common::flow::{FlowKey, proto, tcp_flags};
@@ -186,14 +183,6 @@ impl SignatureAgent {
         true
     }
 
-    fn flow_state<'f>(&self, sf: &'f mut SigFlow) -> &'f mut FlowDetect {
-        if sf.generation != self.generation {
-            sf.detect = FlowDetect::default();
-            sf.generation = self.generation;
-        }
-        &mut sf.detect
-    }
-
     /// One packet of a flow (`sf` its state), sent in `dir`.
     pub fn packet(
         &mut self,
@@ -221,15 +210,11 @@ impl SignatureAgent {
             flow_bytes: facts.bytes,
             has_flow: true,
         };
-        let generation = self.generation;
-        if sf.generation != generation {
-            sf.detect = FlowDetect::default();
-            sf.generation = generation;
-        }
-        let rules = Arc::clone(&self.rules);
+        let detect = flow_state(self.generation, sf);
+        let rules = &self.rules;
         let mut alerted = false;
         let app_name = app_name(facts.app);
-        rules.detect_packet(&mut self.ctx, &mut sf.detect, &view, &mut |a: &Alert| {
+        rules.detect_packet(&mut self.ctx, detect, &view, &mut |a: &Alert| {
             alerted = true;
             let sig = rules.signature(a.sig);
             let actx = AlertCtx {
@@ -340,8 +325,8 @@ impl SignatureAgent {
             has_flow: true,
         };
         let view = TxView { header, app, tx_id, bufs };
-        let rules = Arc::clone(&self.rules);
-        let detect = self.flow_state(sf);
+        let rules = &self.rules;
+        let detect = flow_state(self.generation, sf);
         let mut alerted = false;
         let app_name = app_name(facts.app).or(Some(app_name_of(app)));
         rules.detect_tx(&mut self.ctx, detect, &view, &mut |a: &Alert| {
@@ -375,6 +360,16 @@ fn emit(out: &mut AlertOut<'_>, a: &AlertCtx, sig: &super::ir::Signature, host: 
     }
 }
 
+/// The flow's detection state for rule-set `generation`: flowbits of an older set are
+/// dropped (bit numbers are per set).
+fn flow_state(generation: u32, sf: &mut SigFlow) -> &mut FlowDetect {
+    if sf.generation != generation {
+        sf.detect = FlowDetect::default();
+        sf.generation = generation;
+    }
+    &mut sf.detect
+}
+
 /// Ports of a key (ICMP keys carry type/code or echo ids there: no ports).
 fn ports_of(p: u8, port: u16) -> u16 {
     if matches!(p, proto::TCP | proto::UDP) { port } else { 0 }
@@ -394,11 +389,6 @@ fn app_name_of(a: AppLayer) -> &'static str {
         AppLayer::Dns => "dns",
         AppLayer::Ssh => "ssh",
     }
-}
-
-/// The address of a packet side (re-exported for callers building views).
-pub fn addr(bytes: &[u8; 16], family: u8) -> IpAddr {
-    ip(bytes, family)
 }
 
 #[cfg(test)]
@@ -433,11 +423,11 @@ mod tests {
         let text = r#"alert tcp any any -> any any (msg:"set"; content:"a"; flowbits:set,x; flowbits:noalert; sid:1;)"#;
         let mut agent = SignatureAgent::new(ruleset(text));
         let mut sf = SigFlow::default();
-        agent.flow_state(&mut sf);
+        flow_state(agent.generation, &mut sf);
         assert_eq!(sf.generation, 0);
         agent.reloader().send(ruleset(text)).unwrap();
         agent.between_batches();
-        agent.flow_state(&mut sf);
+        flow_state(agent.generation, &mut sf);
         assert_eq!(sf.generation, 1, "the flow's state was reset for the new set");
     }
 }

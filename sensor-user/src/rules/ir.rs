@@ -580,3 +580,54 @@ pub struct Signature {
     /// `file:line` the rule was read from.
     pub origin: String,
 }
+
+impl Signature {
+    /// A rule with this header and every option at its default (gid 1, priority 3, no
+    /// buffers): the parser fills in the options it reads.
+    pub fn new(action: Action, transport: Transport, raw: String, origin: String) -> Self {
+        Self {
+            sid: 0,
+            gid: 1,
+            rev: 0,
+            msg: String::new(),
+            action,
+            transport,
+            app: None,
+            pkt_only: false,
+            src: AddrSet::default(),
+            sport: PortSet::default(),
+            dst: AddrSet::default(),
+            dport: PortSet::default(),
+            bidirectional: false,
+            flow: FlowOpts::default(),
+            dsize: None,
+            urilen: None,
+            itype: None,
+            icode: None,
+            icmp_id: None,
+            icmp_seq: None,
+            ip_proto: None,
+            ttl: None,
+            tcp_flags: None,
+            tcp_seq: None,
+            tcp_ack: None,
+            tcp_window: None,
+            stream_size: None,
+            buffers: Vec::new(),
+            flowbits: Vec::new(),
+            noalert: false,
+            threshold: None,
+            detection_filter: None,
+            vars: 0,
+            classtype: None,
+            category: None,
+            priority: 3,
+            references: Vec::new(),
+            metadata: Vec::new(),
+            mitre: Vec::new(),
+            target_dest: None,
+            raw,
+            origin,
+        }
+    }
+}

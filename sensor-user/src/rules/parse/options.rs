@@ -1,6 +1,6 @@
 //! Keyword dispatch: walks a rule's options in order and builds the [`Signature`].
 
-use super::super::ir::{AppLayer, Buffer, BufferMatch, Element, FlowOpts, FlowbitOp, NumCmp, Signature, Transport};
+use super::super::ir::{AppLayer, Buffer, BufferMatch, Element, FlowbitOp, Signature, Transport};
 use super::buffers::{legacy_modifier, sticky};
 use super::bytes::{byte_extract, byte_jump, byte_test, isdataat};
 use super::content::{apply_modifier, is_modifier, parse_content};
@@ -415,12 +415,6 @@ pub(crate) fn build(
     names: &mut FlowbitNames,
 ) -> Result<Signature, RuleIssue> {
     let sig = Signature {
-        sid: 0,
-        gid: 1,
-        rev: 0,
-        msg: String::new(),
-        action: header.action,
-        transport: header.transport,
         app: header.app,
         pkt_only: header.pkt_only,
         src: header.src,
@@ -428,35 +422,7 @@ pub(crate) fn build(
         dst: header.dst,
         dport: header.dport,
         bidirectional: header.bidirectional,
-        flow: FlowOpts::default(),
-        dsize: None::<NumCmp>,
-        urilen: None,
-        itype: None,
-        icode: None,
-        icmp_id: None,
-        icmp_seq: None,
-        ip_proto: None,
-        ttl: None,
-        tcp_flags: None,
-        tcp_seq: None,
-        tcp_ack: None,
-        tcp_window: None,
-        stream_size: None,
-        buffers: Vec::new(),
-        flowbits: Vec::new(),
-        noalert: false,
-        threshold: None,
-        detection_filter: None,
-        vars: 0,
-        classtype: None,
-        category: None,
-        priority: 3,
-        references: Vec::new(),
-        metadata: Vec::new(),
-        mitre: Vec::new(),
-        target_dest: None,
-        raw: text.to_string(),
-        origin: origin.to_string(),
+        ..Signature::new(header.action, header.transport, text.to_string(), origin.to_string())
     };
     let mut b = Builder {
         cfg,
