@@ -105,30 +105,51 @@ alert http any any -> any any (msg:"wrong case"; http.uri; content:"routine_chec
 "#,
     )
     .expect("rules");
-    let eve = dir.join("eve.json");
-    let incidents = dir.join("incidents.json");
-    let out = Command::new(&bin)
+    // The same alerts whichever prefilter matcher runs.
+    for mpm in ["hs", "ac"] {
+        checkin_alerts(&bin, &data, &dir, &rules, mpm);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One replay of the check-in capture with matcher `mpm`, and the alerts, counters and
+/// finding it must give.
+fn checkin_alerts(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    dir: &std::path::Path,
+    rules: &std::path::Path,
+    mpm: &str,
+) {
+    let eve = dir.join(format!("eve-{mpm}.json"));
+    let incidents = dir.join(format!("incidents-{mpm}.json"));
+    let out = Command::new(bin)
         .arg("replay")
         .arg(data.join("suricata-verify/tests/bug-28/input.pcap"))
         .arg("--rules")
-        .arg(&rules)
+        .arg(rules)
         .arg("--eve")
         .arg(&eve)
         .arg("--incidents")
         .arg(&incidents)
-        .args(["--no-progress", "--quiet"])
+        .args(["--no-progress", "--quiet", "--mpm", mpm])
         .output()
         .expect("sensor runs");
     assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
-    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
         .expect("eve")
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["event_type"] == "alert")
         .collect();
+    let alerts: Vec<&serde_json::Value> = records.iter().filter(|r| r["event_type"] == "alert").collect();
+    let stats = records.iter().rfind(|r| r["event_type"] == "stats").expect("a stats record");
+    let detect = &stats["stats"]["detect"];
+    assert_eq!(detect["alert"], alerts.len() as u64, "{mpm}: the detect counters count the alerts: {detect}");
+    assert_eq!(detect["prefilter_errors"], 0, "{mpm}: {detect}");
+    assert!(detect["packets"].as_u64().unwrap_or(0) > 0, "{mpm}: {detect}");
     let by = |sid: u64| alerts.iter().filter(|a| a["alert"]["signature_id"] == sid).collect::<Vec<_>>();
     let a = by(1_000_001);
-    assert_eq!(a.len(), 1, "one alert for the transaction: {alerts:?}");
+    assert_eq!(a.len(), 1, "{mpm}: one alert for the transaction: {alerts:?}");
     let a = a[0];
     assert_eq!(a["alert"]["rev"], 3);
     assert_eq!(a["alert"]["signature"], "check-in uri");
@@ -145,7 +166,6 @@ alert http any any -> any any (msg:"wrong case"; http.uri; content:"routine_chec
     assert!(by(1_000_004).is_empty(), "content without nocase is case-sensitive");
     let inc = std::fs::read_to_string(&incidents).expect("incidents");
     assert!(inc.contains("\"sid:1000001\""), "the alert reached the correlator as a finding: {inc}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Malformed rules each give file:line and a reason while the other rules load; the check

@@ -30,6 +30,7 @@ struct Measured {
 /// Runs the comparison and returns the markdown section.
 pub fn run() -> Result<String> {
     util::apt_install(&["tshark", "time"])?;
+    util::ensure_sensor_libs()?;
     ensure_suricata()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;

@@ -9,6 +9,9 @@
 //! of 5 runs; peak memory from `/usr/bin/time`. Alert agreement is measured by
 //! `benches/scripts/sig_agreement.py`: (sid, flow 5-tuple) pairs, precision and recall of the
 //! sensor's alerts against Suricata's.
+//!
+//! The sensor runs twice, once per prefilter matcher (`--mpm hs`, Hyperscan, its default; and
+//! `--mpm ac`, the aho-corasick crate), so the two are measured side by side on the same input.
 
 use std::{path::Path, process::Command};
 
@@ -31,6 +34,7 @@ struct Measured {
 /// Runs the comparison and returns the markdown section.
 pub fn run() -> Result<String> {
     util::apt_install(&["tshark", "time", "python3"])?;
+    util::ensure_sensor_libs()?;
     ensure_suricata()?;
     let bench_dir = root().join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
@@ -50,15 +54,18 @@ pub fn run() -> Result<String> {
     }
     std::fs::write(&cfg, yaml)?;
     let (packets, bytes) = capinfos(&pcap)?;
-    let sensor_cmd = |input: &Path, out: &Path| {
-        let mut c = pinned();
-        c.arg(&sensor)
-            .args(["replay", "--no-agents", "--no-govern", "--quiet", "--no-progress", "--rules"])
-            .arg(&et)
-            .arg("--eve")
-            .arg(out.join("eve.json"))
-            .arg(input);
-        c
+    let sensor_cmd = |mpm: &'static str| {
+        let (sensor, et) = (sensor.clone(), et.clone());
+        move |input: &Path, out: &Path| {
+            let mut c = pinned();
+            c.arg(&sensor)
+                .args(["replay", "--no-agents", "--no-govern", "--quiet", "--no-progress", "--mpm", mpm, "--rules"])
+                .arg(&et)
+                .arg("--eve")
+                .arg(out.join("eve.json"))
+                .arg(input);
+            c
+        }
     };
     let suricata_cmd = |input: &Path, out: &Path| {
         let mut c = pinned();
@@ -71,7 +78,8 @@ pub fn run() -> Result<String> {
         c
     };
     eprintln!("bench rules: {packets} packets, {bytes} bytes, ET Open; {RUNS} runs each, pinned to CPU 1");
-    let ours = measure("sensor-rules", &bench_dir, &pcap, &tiny, &sensor_cmd)?;
+    let ours = measure("sensor-rules", &bench_dir, &pcap, &tiny, &sensor_cmd("hs"))?;
+    let ac = measure("sensor-rules-ac", &bench_dir, &pcap, &tiny, &sensor_cmd("ac"))?;
     let theirs = measure("suricata-rules", &bench_dir, &pcap, &tiny, &suricata_cmd)?;
     let agreement = util::output(
         Command::new("python3")
@@ -82,7 +90,8 @@ pub fn run() -> Result<String> {
     .context("benches/scripts/sig_agreement.py failed")?;
     let check = util::output(Command::new(&sensor).args(["rules", "check"]).arg(&et)).unwrap_or_default();
     let version = util::output(Command::new("suricata").arg("-V")).unwrap_or_default();
-    Ok(report(packets, bytes, &ours, &theirs, agreement.trim(), check.lines().next().unwrap_or(""), version.trim()))
+    let runs = Runs { ours: &ours, ac: &ac, theirs: &theirs };
+    Ok(report(packets, bytes, &runs, agreement.trim(), check.lines().next().unwrap_or(""), version.trim()))
 }
 
 fn measure(
@@ -108,44 +117,55 @@ fn measure(
     Ok(Measured { load_s: median(&mut load), median_s: median(&mut full), peak_kib: peak, alerts })
 }
 
-fn report(
-    packets: u64,
-    bytes: u64,
-    ours: &Measured,
-    theirs: &Measured,
-    agreement: &str,
-    check: &str,
-    version: &str,
-) -> String {
+/// The three measured configurations.
+struct Runs<'a> {
+    ours: &'a Measured,
+    ac: &'a Measured,
+    theirs: &'a Measured,
+}
+
+fn report(packets: u64, bytes: u64, runs: &Runs<'_>, agreement: &str, check: &str, version: &str) -> String {
     let row = |m: &Measured| {
         let secs = (m.median_s - m.load_s).max(1e-6);
         (packets as f64 / secs, bytes as f64 * 8.0 / secs / 1e9, secs)
     };
-    let (opps, ogbps, osecs) = row(ours);
-    let (spps, sgbps, ssecs) = row(theirs);
+    let line = |name: &str, m: &Measured| {
+        let (pps, gbps, secs) = row(m);
+        format!(
+            "| {name} | {pps:.0} | {gbps:.2} | {secs:.3} | {:.3} | {:.1} | {} |\n",
+            m.load_s,
+            m.peak_kib as f64 / 1024.0,
+            m.alerts
+        )
+    };
+    let Runs { ours, ac, theirs } = *runs;
+    let ratio = |m: &Measured| {
+        format!(
+            "**{:.2}x** | | | **{:.2}x** | **{:.2}x** |",
+            row(m).0 / row(theirs).0,
+            m.load_s / theirs.load_s,
+            m.peak_kib as f64 / theirs.peak_kib.max(1) as f64
+        )
+    };
     let cpu = util::output(Command::new("sh").args(["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]))
         .unwrap_or_default();
     format!(
         "## Signatures: sensor vs Suricata with ET Open (`cargo xtask bench rules`)\n\n\
          Capture: `make-bench-pcap.sh` output, {packets} packets, {bytes} bytes. Rules: the whole ET Open \
-         set in ../shared/data/rules/et-open, Suricata's default variables. Both pinned to CPU 1 \
+         set in ../shared/data/rules/et-open, Suricata's default variables. All pinned to CPU 1 \
          (`taskset -c 1`), median of {RUNS} runs; rule loading (the median time on a one-packet capture) \
          is subtracted from the processing time and reported on its own. {version}; CPU:{cpu}\n\n\
          Sensor: {check}\n\n\
          | | packets/s | Gbit/s | processing s | rule load s | peak RSS MiB | alerts |\n|---|---|---|---|---|---|---|\n\
-         | sensor replay --rules | {opps:.0} | {ogbps:.2} | {osecs:.3} | {:.3} | {:.1} | {} |\n\
-         | suricata --runmode single -S | {spps:.0} | {sgbps:.2} | {ssecs:.3} | {:.3} | {:.1} | {} |\n\
-         | **ratio** (sensor / Suricata) | **{:.2}x** | | | **{:.2}x** | **{:.2}x** | |\n\n\
-         Alert agreement, matched by (sid, flow 5-tuple): {agreement}\n",
-        ours.load_s,
-        ours.peak_kib as f64 / 1024.0,
-        ours.alerts,
-        theirs.load_s,
-        theirs.peak_kib as f64 / 1024.0,
-        theirs.alerts,
-        opps / spps,
-        ours.load_s / theirs.load_s,
-        ours.peak_kib as f64 / theirs.peak_kib.max(1) as f64,
+         {}{}{}\
+         | **ratio** sensor (Hyperscan) / Suricata | {} |\n\
+         | ratio sensor (aho-corasick) / Suricata | {} |\n\n\
+         Alert agreement (Hyperscan run), matched by (sid, flow 5-tuple): {agreement}\n",
+        line("sensor replay --rules (--mpm hs, default)", ours),
+        line("sensor replay --rules --mpm ac", ac),
+        line("suricata --runmode single -S", theirs),
+        ratio(ours),
+        ratio(ac),
     )
 }
 

@@ -87,6 +87,8 @@ fn linker_is_llvm22(path: &Path) -> bool {
 
 /// Finds a complete toolchain, installing the Debian route when none is complete.
 pub fn ensure() -> Result<Toolchain> {
+    // Not BPF, but every command that needs the toolchain also builds the sensor.
+    crate::util::ensure_sensor_libs()?;
     if nightly_ready() {
         return Ok(Toolchain::Nightly);
     }

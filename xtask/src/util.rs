@@ -47,6 +47,15 @@ pub fn cargo() -> Command {
     c
 }
 
+/// Native libraries the sensor links against: Hyperscan (the signature prefilter, through
+/// `hyperscan-sys`, found with pkg-config).
+pub const SENSOR_LIB_PACKAGES: [&str; 2] = ["libhyperscan-dev", "pkg-config"];
+
+/// Installs the sensor's native build dependencies when they are missing.
+pub fn ensure_sensor_libs() -> Result<()> {
+    apt_install(&SENSOR_LIB_PACKAGES)
+}
+
 /// Installs Debian packages when they are missing (root only).
 pub fn apt_install(pkgs: &[&str]) -> Result<()> {
     let missing: Vec<&str> = pkgs

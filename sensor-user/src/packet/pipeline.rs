@@ -460,6 +460,7 @@ impl Engine {
     fn write_stats(&mut self, ts_ns: u64, reassembled: u64) {
         let st = self.stats.clone();
         let flows = self.flows.stats;
+        let detect = self.sigs.as_ref().map(|a| (*a.detect_stats(), a.stats.reloads));
         self.eve.record(RecordType::Stats, ts_ns, |j| {
             j.obj("stats", |s| {
                 s.obj("decoder", |d| {
@@ -504,6 +505,19 @@ impl Engine {
                         a.u64(proto.name(), st.app_flows[proto as usize]);
                     }
                 });
+                if let Some((d, reloads)) = detect {
+                    s.obj("detect", |o| {
+                        o.u64("alert", d.alerts)
+                            .u64("packets", d.packets)
+                            .u64("tx_sides", d.txs)
+                            .u64("prefilter_candidates", d.prefilter_candidates)
+                            .u64("rules_verified", d.rules_verified)
+                            .u64("threshold_suppressed", d.threshold_suppressed)
+                            .u64("threshold_evictions", d.threshold_evictions)
+                            .u64("prefilter_errors", d.prefilter_errors)
+                            .u64("reloads", reloads);
+                    });
+                }
             });
         });
     }

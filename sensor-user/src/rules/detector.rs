@@ -176,7 +176,10 @@ impl SignatureAgent {
             newest = Some(rs);
         }
         let Some(rs) = newest else { return false };
+        // The counters run on across rule sets.
+        let counters = self.ctx.stats;
         self.ctx = DetectCtx::new(&rs);
+        self.ctx.stats = counters;
         self.rules = rs;
         self.generation = self.generation.wrapping_add(1);
         self.stats.reloads += 1;

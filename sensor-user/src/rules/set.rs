@@ -41,6 +41,10 @@ pub struct SetReport {
     pub prefilter_patterns: usize,
     /// Rules inspected on every packet or transaction of their group (no usable fast pattern).
     pub no_fast_pattern: usize,
+    /// The prefilters' matcher (`hs` or `ac`; `hs` falls back to `ac` per buffer if refused).
+    pub mpm: String,
+    /// Bytes held by the prefilters' matchers.
+    pub prefilter_bytes: usize,
 }
 
 /// Loads and builds the rules in `paths` (files, or directories of `*.rules`).
@@ -61,7 +65,7 @@ pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<(Arc<Ruleset
     let names = report.names.names().len();
     let sigs = report.signatures;
     let origins: Vec<(String, u32)> = sigs.iter().map(|s| (s.origin.clone(), s.sid)).collect();
-    let (rules, build): (Ruleset, BuildReport) = Ruleset::build(sigs, names);
+    let (rules, build): (Ruleset, BuildReport) = Ruleset::build_with(sigs, names, cfg.mpm);
     for (idx, e) in &build.failed {
         let (origin, sid) = origins.get(*idx).cloned().unwrap_or_default();
         out.errors.push(Refused { origin, sid, reason: e.to_string() });
@@ -70,6 +74,11 @@ pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<(Arc<Ruleset
     let pf = rules.prefilter_stats();
     out.prefilter_patterns = pf.buffers.iter().map(|b| b.patterns).sum();
     out.no_fast_pattern = pf.no_fast_pattern;
+    out.prefilter_bytes = pf.buffers.iter().map(|b| b.bytes).sum();
+    let mut mpms: Vec<&str> = pf.buffers.iter().map(|b| b.mpm.name()).collect();
+    mpms.sort_unstable();
+    mpms.dedup();
+    out.mpm = mpms.join("+");
     out.load_ms = start.elapsed().as_millis() as u64;
     Ok((Arc::new(rules), out))
 }

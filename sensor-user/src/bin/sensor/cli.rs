@@ -258,6 +258,10 @@ pub struct RuleVarArgs {
     /// embedded ET Open one).
     #[arg(long)]
     pub classification: Option<PathBuf>,
+    /// The prefilter's multi-pattern matcher: `hs` (Hyperscan, as Suricata) or `ac`
+    /// (the aho-corasick crate).
+    #[arg(long, default_value = "hs")]
+    pub mpm: sensor_user::rules::engine::Mpm,
 }
 
 /// Signature engine options shared by `run` and `replay`.

@@ -45,7 +45,7 @@ pub fn config(args: &RuleVarArgs, paths: &[PathBuf]) -> Result<RuleConfig> {
         }
         None => Classifications::suricata_default(),
     };
-    Ok(RuleConfig { vars, classes })
+    Ok(RuleConfig { vars, classes, mpm: args.mpm })
 }
 
 /// Loads the rules of `run`/`replay`; None without `--rules`. Prints one summary line (and
@@ -98,13 +98,15 @@ pub fn reloader(args: RuleArgs, tx: Sender<Arc<Ruleset>>) -> RulesReload {
 /// `rules: N loaded, M skipped, E errors from F files in T ms`.
 pub fn summary_line(r: &SetReport) -> String {
     format!(
-        "rules: {} loaded, {} skipped, {} with errors, from {} file(s) in {} ms ({} fast patterns, {} rules without one)",
+        "rules: {} loaded, {} skipped, {} with errors, from {} file(s) in {} ms ({} fast patterns in {} KiB of {}, {} rules without one)",
         r.loaded,
         r.skipped.len(),
         r.errors.len(),
         r.files,
         r.load_ms,
         r.prefilter_patterns,
+        r.prefilter_bytes / 1024,
+        if r.mpm.is_empty() { "-" } else { &r.mpm },
         r.no_fast_pattern
     )
 }

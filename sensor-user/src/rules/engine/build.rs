@@ -4,7 +4,7 @@
 
 use super::super::inspect::{CompiledBuffer, fold};
 use super::super::ir::{AppLayer, Buffer, Content, Element, Signature};
-use super::prefilter::PrefilterBuilder;
+use super::prefilter::{Mpm, PrefilterBuilder};
 use super::{BufferPrefilterStats, BuildReport, Group, PrefilterStats, Rule, Ruleset, TxDir, flowbits, header};
 
 const PACKET_GROUP_NAMES: [&str; 4] = ["tcp", "udp", "icmp", "other"];
@@ -124,20 +124,22 @@ impl GroupBuilder {
         }
     }
 
-    fn finish(self, name: &'static str, stats: &mut PrefilterStats) -> Group {
+    fn finish(self, name: &'static str, mpm: Mpm, stats: &mut PrefilterStats) -> Group {
         let mut g = Group { prefilters: Vec::new(), always: self.always };
         g.always.sort_unstable();
         for (b, pb) in self.buffers {
-            // aho-corasick only refuses absurd sizes; should it, the rules are moved to the
+            // Both matchers refuse only absurd sizes; should they, the rules are moved to the
             // always list rather than lost.
             let rules: Vec<u32> = pb.rule_ids();
-            match pb.build(b) {
+            match pb.build(b, mpm) {
                 Ok(pf) => {
                     stats.buffers.push(BufferPrefilterStats {
                         group: name,
                         buffer: b,
                         patterns: pf.patterns(),
                         rules: pf.rule_count(),
+                        mpm: pf.mpm(),
+                        bytes: pf.matcher_bytes(),
                     });
                     g.prefilters.push(pf);
                 }
@@ -153,9 +155,14 @@ impl GroupBuilder {
 }
 
 impl Ruleset {
-    /// Builds the groups and prefilters. Rules whose buffers fail to compile are returned in
-    /// `BuildReport.failed` with (index into `sigs`, error) and are left out.
+    /// Builds the groups and prefilters with the default matcher ([`Mpm::Hyperscan`]).
     pub fn build(sigs: Vec<Signature>, flowbit_count: usize) -> (Ruleset, BuildReport) {
+        Self::build_with(sigs, flowbit_count, Mpm::default())
+    }
+
+    /// Builds the groups and prefilters on `mpm`. Rules whose buffers fail to compile are
+    /// returned in `BuildReport.failed` with (index into `sigs`, error) and are left out.
+    pub fn build_with(sigs: Vec<Signature>, flowbit_count: usize, mpm: Mpm) -> (Ruleset, BuildReport) {
         let mut report = BuildReport::default();
         let mut rules: Vec<Rule> = Vec::with_capacity(sigs.len());
         for (i, sig) in sigs.into_iter().enumerate() {
@@ -210,13 +217,13 @@ impl Ruleset {
         }
         let mut pi = 0;
         let packet_groups = packet.map(|gb| {
-            let g = gb.finish(PACKET_GROUP_NAMES[pi], &mut stats);
+            let g = gb.finish(PACKET_GROUP_NAMES[pi], mpm, &mut stats);
             pi += 1;
             g
         });
         let mut ti = 0;
         let tx_groups = tx.map(|gb| {
-            let g = gb.finish(TX_GROUP_NAMES[ti], &mut stats);
+            let g = gb.finish(TX_GROUP_NAMES[ti], mpm, &mut stats);
             ti += 1;
             g
         });

@@ -153,7 +153,7 @@ impl Ruleset {
             return;
         }
         ctx.begin();
-        let DetectCtx { stats, stamps, epoch, cands, vars, scratch, thresholds, dot } = ctx;
+        let DetectCtx { stats, stamps, epoch, cands, vars, scratch, thresholds, dot, hs } = ctx;
         let epoch = *epoch;
         let Some(g) = self.packet_groups.get(header::group_of(p.ip_proto)) else { return };
         for &r in &g.always {
@@ -161,7 +161,9 @@ impl Ruleset {
         }
         if !p.payload.is_empty() {
             for pf in g.prefilters.iter().filter(|pf| pf.buffer == Buffer::Payload) {
-                pf.scan(p.payload, &mut |r| push_cand(stamps, cands, epoch, r));
+                if !pf.scan(p.payload, hs, &mut |r| push_cand(stamps, cands, epoch, r)) {
+                    stats.prefilter_errors += 1;
+                }
             }
         }
         cands.sort_unstable();
@@ -193,7 +195,7 @@ impl Ruleset {
         let side = u8::from(!h.to_server);
         let Some(g) = self.tx_groups.get(app_index(tx.app) * 2 + usize::from(side)) else { return };
         ctx.begin();
-        let DetectCtx { stats, stamps, epoch, cands, vars, scratch, thresholds, dot } = ctx;
+        let DetectCtx { stats, stamps, epoch, cands, vars, scratch, thresholds, dot, hs } = ctx;
         let epoch = *epoch;
         for &r in &g.always {
             push_cand(stamps, cands, epoch, r);
@@ -204,7 +206,9 @@ impl Ruleset {
                 // Names are scanned with the `dotprefix` dot in front: a superset of the
                 // matches of the plain name, so both kinds of rule are found.
                 let buf = if dot_named(pf.buffer) { dotted(dot, buf) } else { buf };
-                pf.scan(buf, &mut |r| push_cand(stamps, cands, epoch, r));
+                if !pf.scan(buf, hs, &mut |r| push_cand(stamps, cands, epoch, r)) {
+                    stats.prefilter_errors += 1;
+                }
                 idx += 1;
             }
         }

@@ -73,10 +73,11 @@ fn transport_ok(t: Transport, ip_proto: u8) -> bool {
 /// only checked for TCP and UDP packets.
 fn endpoints_ok(s: &Signature, p: &PacketView<'_>) -> bool {
     let ports = p.ip_proto == PROTO_TCP || p.ip_proto == PROTO_UDP;
+    // Ports first: cheaper and, in real rule sets, more selective than address groups.
     let one = |src: IpAddr, sport: u16, dst: IpAddr, dport: u16| {
-        addr_ok(&s.src, src)
+        (!ports || (port_ok(&s.dport, dport) && port_ok(&s.sport, sport)))
             && addr_ok(&s.dst, dst)
-            && (!ports || (port_ok(&s.sport, sport) && port_ok(&s.dport, dport)))
+            && addr_ok(&s.src, src)
     };
     one(p.src, p.sport, p.dst, p.dport) || (s.bidirectional && one(p.dst, p.dport, p.src, p.sport))
 }
@@ -127,7 +128,20 @@ fn opt_cmp(c: Option<NumCmp>, x: u64) -> bool {
 /// All header conditions of `s` for packet (or tx side) `p`. `in_tx`: inspection of a
 /// transaction (dsize never matches there; the app is checked by the caller).
 pub(crate) fn header_ok(s: &Signature, p: &PacketView<'_>, in_tx: bool) -> bool {
-    if !transport_ok(s.transport, p.ip_proto) || !flow_ok(&s.flow, p) || !endpoints_ok(s, p) {
+    if !transport_ok(s.transport, p.ip_proto) || !flow_ok(&s.flow, p) {
+        return false;
+    }
+    if s.tcp_flags.is_some() || s.tcp_seq.is_some() || s.tcp_ack.is_some() || s.tcp_window.is_some() {
+        let Some(t) = p.tcp else { return false };
+        if s.tcp_flags.is_some_and(|f| !tcp_flags_ok(&f, t.flags))
+            || s.tcp_seq.is_some_and(|v| v != t.seq)
+            || s.tcp_ack.is_some_and(|v| v != t.ack)
+            || s.tcp_window.is_some_and(|(w, neg)| (w == t.window) == neg)
+        {
+            return false;
+        }
+    }
+    if !endpoints_ok(s, p) {
         return false;
     }
     if !in_tx && s.app.is_some() && s.app != p.app {
@@ -147,16 +161,6 @@ pub(crate) fn header_ok(s: &Signature, p: &PacketView<'_>, in_tx: bool) -> bool 
             || !opt_cmp(s.icode, u64::from(i.code))
             || s.icmp_id.is_some_and(|v| v != i.id)
             || s.icmp_seq.is_some_and(|v| v != i.seq)
-        {
-            return false;
-        }
-    }
-    if s.tcp_flags.is_some() || s.tcp_seq.is_some() || s.tcp_ack.is_some() || s.tcp_window.is_some() {
-        let Some(t) = p.tcp else { return false };
-        if s.tcp_flags.is_some_and(|f| !tcp_flags_ok(&f, t.flags))
-            || s.tcp_seq.is_some_and(|v| v != t.seq)
-            || s.tcp_ack.is_some_and(|v| v != t.ack)
-            || s.tcp_window.is_some_and(|(w, neg)| (w == t.window) == neg)
         {
             return false;
         }

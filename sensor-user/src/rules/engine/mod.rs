@@ -12,6 +12,7 @@ mod build;
 mod detect;
 mod flowbits;
 mod header;
+mod hyperscan;
 mod prefilter;
 mod state;
 mod threshold;
@@ -24,6 +25,8 @@ use std::net::IpAddr;
 use super::inspect::{CompiledBuffer, InspectError};
 use super::ir::{AppLayer, Buffer, Signature};
 
+pub use hyperscan::HsError;
+pub use prefilter::Mpm;
 pub use state::{DetectCtx, DetectStats, FlowDetect};
 pub use threshold::DEFAULT_THRESHOLD_CAPACITY;
 
@@ -190,6 +193,10 @@ pub struct BufferPrefilterStats {
     pub patterns: usize,
     /// Rules reached through it.
     pub rules: usize,
+    /// The matcher built for it.
+    pub mpm: Mpm,
+    /// The matcher's size in bytes.
+    pub bytes: usize,
 }
 
 /// What the prefilters hold.

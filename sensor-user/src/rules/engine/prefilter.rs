@@ -1,13 +1,54 @@
-//! Multi-pattern prefilter on one buffer: an Aho-Corasick automaton over the case-folded fast
-//! patterns of a group's rules; a hit makes every rule sharing that pattern a candidate.
-//! Matching is ASCII case-insensitive (exact case is verified by inspection) and overlapping, so
-//! every pattern present in the buffer is reported.
+//! Multi-pattern prefilter on one buffer: a matcher over the case-folded fast patterns of a
+//! group's rules; a hit makes every rule sharing that pattern a candidate. Matching is ASCII
+//! case-insensitive (exact case is verified by inspection) and reports every pattern present in
+//! the buffer.
+//!
+//! Two matchers, chosen per rule set ([`Mpm`]): Hyperscan (the default, as in Suricata; each
+//! pattern reported once per scan) and an overlapping Aho-Corasick automaton (every
+//! occurrence). Should Hyperscan refuse a pattern set, that buffer falls back to Aho-Corasick.
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::super::ir::Buffer;
+use super::hyperscan::{HsDatabase, HsScratch};
+
+/// The multi-pattern matcher behind the prefilters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mpm {
+    /// Hyperscan literal databases (libhs).
+    #[default]
+    Hyperscan,
+    /// The aho-corasick crate's overlapping automaton.
+    AhoCorasick,
+}
+
+impl Mpm {
+    /// The name `--mpm` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mpm::Hyperscan => "hs",
+            Mpm::AhoCorasick => "ac",
+        }
+    }
+}
+
+impl std::str::FromStr for Mpm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "hs" | "hyperscan" => Ok(Mpm::Hyperscan),
+            "ac" | "aho-corasick" => Ok(Mpm::AhoCorasick),
+            _ => Err(format!("unknown matcher {s:?} (hs or ac)")),
+        }
+    }
+}
+
+enum Matcher {
+    Hs(HsDatabase),
+    Ac(AhoCorasick),
+}
 
 /// Collects pattern -> rules pairs for one buffer of one group, then builds the automaton.
 #[derive(Default)]
@@ -41,12 +82,21 @@ impl PrefilterBuilder {
         v
     }
 
-    /// Builds the automaton. Fails only if aho-corasick refuses the pattern set (size limits).
-    pub(crate) fn build(self, buffer: Buffer) -> Result<Prefilter, aho_corasick::BuildError> {
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(&self.patterns)?;
+    /// Builds the matcher. Fails only if both matchers refuse the pattern set (size limits).
+    pub(crate) fn build(self, buffer: Buffer, mpm: Mpm) -> Result<Prefilter, aho_corasick::BuildError> {
+        let hs = match mpm {
+            Mpm::Hyperscan => HsDatabase::literals(&self.patterns).ok(),
+            Mpm::AhoCorasick => None,
+        };
+        let matcher = match hs {
+            Some(db) => Matcher::Hs(db),
+            None => Matcher::Ac(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .build(&self.patterns)?,
+            ),
+        };
         let mut starts = Vec::with_capacity(self.rules.len() + 1);
         let mut flat = Vec::new();
         let mut distinct: Vec<u32> = Vec::new();
@@ -60,15 +110,15 @@ impl PrefilterBuilder {
         starts.push(flat.len() as u32);
         distinct.sort_unstable();
         distinct.dedup();
-        Ok(Prefilter { buffer, ac, starts, rules: flat, rule_count: distinct.len() })
+        Ok(Prefilter { buffer, matcher, starts, rules: flat, rule_count: distinct.len() })
     }
 }
 
-/// One buffer's automaton and its pattern -> rules table.
+/// One buffer's matcher and its pattern -> rules table.
 pub(crate) struct Prefilter {
     /// The buffer it scans.
     pub(crate) buffer: Buffer,
-    ac: AhoCorasick,
+    matcher: Matcher,
     /// `rules[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
     starts: Vec<u32>,
     rules: Vec<u32>,
@@ -78,7 +128,10 @@ pub(crate) struct Prefilter {
 impl Prefilter {
     /// Distinct patterns.
     pub(crate) fn patterns(&self) -> usize {
-        self.ac.patterns_len()
+        match &self.matcher {
+            Matcher::Hs(db) => db.patterns(),
+            Matcher::Ac(ac) => ac.patterns_len(),
+        }
     }
 
     /// Distinct rules reachable.
@@ -86,14 +139,47 @@ impl Prefilter {
         self.rule_count
     }
 
+    /// The matcher in use.
+    pub(crate) fn mpm(&self) -> Mpm {
+        match self.matcher {
+            Matcher::Hs(_) => Mpm::Hyperscan,
+            Matcher::Ac(_) => Mpm::AhoCorasick,
+        }
+    }
+
+    /// Heap bytes of the matcher.
+    pub(crate) fn matcher_bytes(&self) -> usize {
+        match &self.matcher {
+            Matcher::Hs(db) => db.bytes(),
+            Matcher::Ac(ac) => ac.memory_usage(),
+        }
+    }
+
+    /// Grows `scratch` to fit this prefilter (Hyperscan only).
+    pub(crate) fn fit(&self, scratch: &mut HsScratch) -> bool {
+        match &self.matcher {
+            Matcher::Hs(db) => scratch.fit(db).is_ok(),
+            Matcher::Ac(_) => true,
+        }
+    }
+
     /// Calls `hit` with every rule whose pattern occurs in `hay` (a rule may be reported more
-    /// than once; the caller dedups). Allocation-free.
-    pub(crate) fn scan(&self, hay: &[u8], hit: &mut impl FnMut(u32)) {
-        for m in self.ac.find_overlapping_iter(hay) {
-            let p = m.pattern().as_usize();
-            let (Some(&s), Some(&e)) = (self.starts.get(p), self.starts.get(p + 1)) else { continue };
+    /// than once; the caller dedups). Allocation-free. Returns `false` if the matcher failed
+    /// (Hyperscan without fitted scratch), in which case nothing was reported.
+    pub(crate) fn scan(&self, hay: &[u8], scratch: &mut HsScratch, hit: &mut impl FnMut(u32)) -> bool {
+        let mut rules_of = |p: usize| {
+            let (Some(&s), Some(&e)) = (self.starts.get(p), self.starts.get(p + 1)) else { return };
             for &r in self.rules.get(s as usize..e as usize).unwrap_or(&[]) {
                 hit(r);
+            }
+        };
+        match &self.matcher {
+            Matcher::Hs(db) => db.scan(hay, scratch, &mut |p| rules_of(p as usize)),
+            Matcher::Ac(ac) => {
+                for m in ac.find_overlapping_iter(hay) {
+                    rules_of(m.pattern().as_usize());
+                }
+                true
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use super::super::inspect::Scratch;
 use super::Ruleset;
+use super::hyperscan::HsScratch;
 use super::threshold::{DEFAULT_THRESHOLD_CAPACITY, FlowThresholds, ThresholdTable};
 
 /// Detection counters of one worker.
@@ -22,6 +23,8 @@ pub struct DetectStats {
     pub threshold_suppressed: u64,
     /// Live threshold entries evicted because the table was full.
     pub threshold_evictions: u64,
+    /// Prefilter scans that failed (Hyperscan scratch missing): those buffers went unscanned.
+    pub prefilter_errors: u64,
 }
 
 /// Per-worker detection context, sized from the ruleset once and reused for every packet.
@@ -37,6 +40,8 @@ pub struct DetectCtx {
     pub(crate) thresholds: ThresholdTable,
     /// `"." + buffer` for the `dotprefix` transform (reused).
     pub(crate) dot: Vec<u8>,
+    /// Hyperscan scratch, fitted to every Hyperscan prefilter of the rule set.
+    pub(crate) hs: HsScratch,
 }
 
 impl std::fmt::Debug for DetectCtx {
@@ -55,7 +60,15 @@ impl DetectCtx {
     /// ruleset uses thresholds).
     pub fn with_threshold_capacity(rs: &Ruleset, cap: usize) -> Self {
         let n = rs.rules.len();
+        let mut hs = HsScratch::default();
+        for g in rs.packet_groups.iter().chain(rs.tx_groups.iter()) {
+            for pf in &g.prefilters {
+                // A scratch that cannot grow (out of memory) shows as `prefilter_errors`.
+                pf.fit(&mut hs);
+            }
+        }
         DetectCtx {
+            hs,
             stats: DetectStats::default(),
             dot: Vec::with_capacity(1024),
             stamps: vec![0; n],

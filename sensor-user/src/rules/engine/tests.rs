@@ -536,13 +536,61 @@ fn ten_thousand_rules_build_quickly() {
 }
 
 #[test]
+fn hyperscan_and_aho_corasick_prefilters_alert_alike() {
+    // Short, overlapping, NUL-carrying, case-varied and shared patterns.
+    let pats = ["a", "ab", "abc", "\0\0\x01", "GET /", "get /x", "bcd", "/x", "Zz\0"];
+    let mk = || -> Vec<Signature> {
+        let mut v: Vec<Signature> = pats
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut c = content(p);
+                c.nocase = i % 2 == 0;
+                with(sig(i as u32 + 1), Buffer::Payload, vec![c])
+            })
+            .collect();
+        v.push(with(sig(100), Buffer::HttpUri, vec![content("/x")]));
+        v
+    };
+    let (hs, _) = Ruleset::build_with(mk(), 8, Mpm::Hyperscan);
+    let (ac, _) = Ruleset::build_with(mk(), 8, Mpm::AhoCorasick);
+    assert!(hs.prefilter_stats().buffers.iter().all(|b| b.mpm == Mpm::Hyperscan && b.bytes > 0));
+    assert!(ac.prefilter_stats().buffers.iter().all(|b| b.mpm == Mpm::AhoCorasick && b.bytes > 0));
+    let payloads: [&[u8]; 8] =
+        [b"", b"a", b"ABC", b"xxget /x", b"GET /x HTTP/1.0", b"\0\0\x01zZ\0", b"abcdbcd", b"no match here"];
+    let (mut ch, mut ca) = (DetectCtx::new(&hs), DetectCtx::new(&ac));
+    for pl in payloads {
+        let got = run(&hs, &mut ch, &mut FlowDetect::default(), &pkt(pl));
+        let want = run(&ac, &mut ca, &mut FlowDetect::default(), &pkt(pl));
+        assert_eq!(got, want, "payload {:?}", String::from_utf8_lossy(pl));
+    }
+    assert_eq!(once(&hs, &pkt(b"xxGET /x")), vec![5, 8]);
+    let bufs = Bufs(vec![(Buffer::HttpUri, vec![b"/a/X"])]);
+    let t = tx(&bufs, 1, true);
+    for rs in [&hs, &ac] {
+        let mut ctx = DetectCtx::new(rs);
+        assert_eq!(run_tx(rs, &mut ctx, &mut FlowDetect::default(), &t), Vec::<(u32, Option<u64>)>::new());
+        let bufs = Bufs(vec![(Buffer::HttpUri, vec![b"/a/x"])]);
+        assert_eq!(run_tx(rs, &mut ctx, &mut FlowDetect::default(), &tx(&bufs, 1, true)), vec![(100, Some(1))]);
+        assert_eq!(ctx.stats.prefilter_errors, 0);
+    }
+}
+
+#[test]
 fn detect_loops_do_not_allocate_after_warm_up() {
+    for mpm in [Mpm::Hyperscan, Mpm::AhoCorasick] {
+        loops_do_not_allocate(mpm);
+    }
+}
+
+fn loops_do_not_allocate(mpm: Mpm) {
     let mut sigs = big_ruleset(2_000);
     let mut t = payload_rule(90_001, "pattern");
     t.threshold = Some(Threshold { kind: ThresholdKind::Both, track: Track::ByBoth, count: 5, seconds: 1 });
     sigs.push(t);
     sigs.push(fb(payload_rule(90_002, "pattern"), vec![FlowbitOp::Toggle(2)]));
-    let rs = build(sigs);
+    let (rs, report) = Ruleset::build_with(sigs, 8, mpm);
+    assert!(report.failed.is_empty());
     let mut ctx = DetectCtx::new(&rs);
     let mut flow = FlowDetect::default();
     let bufs = Bufs(vec![(Buffer::HttpUri, vec![b"/path/3.php"]), (Buffer::HttpHeader, vec![b"Host: x\r\n"])]);
@@ -568,7 +616,7 @@ fn detect_loops_do_not_allocate_after_warm_up() {
     for i in 100..1100 {
         round(&mut ctx, &mut flow, i);
     }
-    assert_eq!(thread_allocs() - before, 0);
+    assert_eq!(thread_allocs() - before, 0, "{mpm:?}");
     assert!(alerts > 0);
     assert!(ctx.stats.threshold_suppressed > 0);
 }

@@ -35,12 +35,18 @@ pub struct RuleConfig {
     pub vars: RuleVars,
     /// classification.config.
     pub classes: Classifications,
+    /// The prefilter's multi-pattern matcher.
+    pub mpm: super::engine::Mpm,
 }
 
 impl RuleConfig {
     /// Suricata's default vars and ET Open's classification.config.
     pub fn suricata_default() -> Self {
-        RuleConfig { vars: RuleVars::suricata_default(), classes: Classifications::suricata_default() }
+        RuleConfig {
+            vars: RuleVars::suricata_default(),
+            classes: Classifications::suricata_default(),
+            mpm: super::engine::Mpm::default(),
+        }
     }
 }
 
