@@ -45,6 +45,9 @@ pub struct SetReport {
     pub mpm: String,
     /// Bytes held by the prefilters' matchers.
     pub prefilter_bytes: usize,
+    /// Prefilters that fell back to aho-corasick because libhs refused their patterns:
+    /// `group/buffer: reason`.
+    pub mpm_fallbacks: Vec<String>,
 }
 
 /// Loads and builds the rules in `paths` (files, or directories of `*.rules`).
@@ -75,6 +78,11 @@ pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<(Arc<Ruleset
     out.prefilter_patterns = pf.buffers.iter().map(|b| b.patterns).sum();
     out.no_fast_pattern = pf.no_fast_pattern;
     out.prefilter_bytes = pf.buffers.iter().map(|b| b.bytes).sum();
+    out.mpm_fallbacks = pf
+        .buffers
+        .iter()
+        .filter_map(|b| b.fallback.as_ref().map(|why| format!("{}/{:?}: {why}", b.group, b.buffer)))
+        .collect();
     let mut mpms: Vec<&str> = pf.buffers.iter().map(|b| b.mpm.name()).collect();
     mpms.sort_unstable();
     mpms.dedup();

@@ -61,6 +61,9 @@ pub fn build(args: &RuleArgs, quiet: bool) -> Result<Option<SignatureAgent>> {
         for e in report.errors.iter().take(SHOW_SKIPPED) {
             eprintln!("  error {}: {}", e.origin, e.reason);
         }
+        for f in &report.mpm_fallbacks {
+            eprintln!("  prefilter on aho-corasick, hyperscan refused {f}");
+        }
     }
     let mut agent = SignatureAgent::new(rules);
     agent.midstream = args.midstream;
@@ -121,6 +124,9 @@ pub fn check(paths: &[PathBuf], vars: &RuleVarArgs, json: bool, verbose: bool) -
         let total = r.loaded + r.skipped.len() + r.errors.len();
         let pct = if total == 0 { 0.0 } else { 100.0 * r.loaded as f64 / total as f64 };
         println!("{} ({pct:.2}% of {total} rules)", summary_line(&r));
+        for f in &r.mpm_fallbacks {
+            println!("prefilter on aho-corasick, hyperscan refused {f}");
+        }
         if !r.skip_summary.is_empty() {
             println!("skipped by reason:");
             for (reason, n) in &r.skip_summary {

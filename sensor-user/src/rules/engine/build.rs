@@ -140,6 +140,7 @@ impl GroupBuilder {
                         rules: pf.rule_count(),
                         mpm: pf.mpm(),
                         bytes: pf.matcher_bytes(),
+                        fallback: pf.fallback().map(str::to_owned),
                     });
                     g.prefilters.push(pf);
                 }

@@ -25,7 +25,6 @@ use std::net::IpAddr;
 use super::inspect::{CompiledBuffer, InspectError};
 use super::ir::{AppLayer, Buffer, Signature};
 
-pub use hyperscan::HsError;
 pub use prefilter::Mpm;
 pub use state::{DetectCtx, DetectStats, FlowDetect};
 pub use threshold::DEFAULT_THRESHOLD_CAPACITY;
@@ -197,6 +196,8 @@ pub struct BufferPrefilterStats {
     pub mpm: Mpm,
     /// The matcher's size in bytes.
     pub bytes: usize,
+    /// Why Hyperscan was refused for this buffer (it then runs on aho-corasick).
+    pub fallback: Option<String>,
 }
 
 /// What the prefilters hold.

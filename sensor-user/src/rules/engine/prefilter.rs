@@ -9,10 +9,13 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::super::ir::Buffer;
 use super::hyperscan::{HsDatabase, HsScratch};
+
+/// Pattern bytes above which aho-corasick is not allowed its DFA (build time).
+const DFA_MAX_PATTERN_BYTES: usize = 4096;
 
 /// The multi-pattern matcher behind the prefilters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,19 +86,32 @@ impl PrefilterBuilder {
     }
 
     /// Builds the matcher. Fails only if both matchers refuse the pattern set (size limits).
+    /// When Hyperscan was asked for and refused the set, the prefilter runs on aho-corasick
+    /// and remembers why ([`Prefilter::fallback`]).
     pub(crate) fn build(self, buffer: Buffer, mpm: Mpm) -> Result<Prefilter, aho_corasick::BuildError> {
-        let hs = match mpm {
-            Mpm::Hyperscan => HsDatabase::literals(&self.patterns).ok(),
-            Mpm::AhoCorasick => None,
+        let (hs, fallback) = match mpm {
+            Mpm::Hyperscan => match HsDatabase::literals(&self.patterns) {
+                Ok(db) => (Some(db), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            Mpm::AhoCorasick => (None, None),
         };
         let matcher = match hs {
             Some(db) => Matcher::Hs(db),
-            None => Matcher::Ac(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
-                    .build(&self.patterns)?,
-            ),
+            None => {
+                // aho-corasick picks a DFA for small sets; with very long patterns (a DFA state
+                // per byte) its build takes minutes, so those get the contiguous NFA that large
+                // sets get anyway.
+                let bytes: usize = self.patterns.iter().map(Vec::len).sum();
+                let kind = (bytes > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
+                Matcher::Ac(
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
+                        .kind(kind)
+                        .build(&self.patterns)?,
+                )
+            }
         };
         let mut starts = Vec::with_capacity(self.rules.len() + 1);
         let mut flat = Vec::new();
@@ -110,7 +126,7 @@ impl PrefilterBuilder {
         starts.push(flat.len() as u32);
         distinct.sort_unstable();
         distinct.dedup();
-        Ok(Prefilter { buffer, matcher, starts, rules: flat, rule_count: distinct.len() })
+        Ok(Prefilter { buffer, matcher, fallback, starts, rules: flat, rule_count: distinct.len() })
     }
 }
 
@@ -119,6 +135,7 @@ pub(crate) struct Prefilter {
     /// The buffer it scans.
     pub(crate) buffer: Buffer,
     matcher: Matcher,
+    fallback: Option<String>,
     /// `rules[starts[p]..starts[p + 1]]` are the rules of pattern `p`.
     starts: Vec<u32>,
     rules: Vec<u32>,
@@ -145,6 +162,11 @@ impl Prefilter {
             Matcher::Hs(_) => Mpm::Hyperscan,
             Matcher::Ac(_) => Mpm::AhoCorasick,
         }
+    }
+
+    /// Why Hyperscan was not used although asked for (libhs refused the pattern set).
+    pub(crate) fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// Heap bytes of the matcher.

@@ -577,6 +577,23 @@ fn hyperscan_and_aho_corasick_prefilters_alert_alike() {
 }
 
 #[test]
+fn a_pattern_set_hyperscan_refuses_runs_on_aho_corasick_and_says_why() {
+    // Longer than libhs's 16,000-byte literal limit.
+    let long = "x".repeat(16_001);
+    let (rs, report) = Ruleset::build_with(vec![payload_rule(1, &long)], 8, Mpm::Hyperscan);
+    assert!(report.failed.is_empty());
+    let st = rs.prefilter_stats();
+    let b = &st.buffers[0];
+    assert_eq!(b.mpm, Mpm::AhoCorasick);
+    let why = b.fallback.as_deref().unwrap_or_default();
+    assert!(why.starts_with("hyperscan compile failed"), "{why}");
+    // No rule is lost.
+    assert_eq!(once(&rs, &pkt(long.as_bytes())), vec![1]);
+    let (ac, _) = Ruleset::build_with(vec![payload_rule(2, "short")], 8, Mpm::AhoCorasick);
+    assert_eq!(ac.prefilter_stats().buffers[0].fallback, None, "asking for aho-corasick is no fallback");
+}
+
+#[test]
 fn detect_loops_do_not_allocate_after_warm_up() {
     for mpm in [Mpm::Hyperscan, Mpm::AhoCorasick] {
         loops_do_not_allocate(mpm);
