@@ -59,6 +59,7 @@ fn packet(payload: &[u8]) -> PacketView<'_> {
         to_server: true,
         established: true,
         app: None,
+        app_ready: true,
         flow_bytes: [payload.len() as u64, 0],
         has_flow: true,
     }

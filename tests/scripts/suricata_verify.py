@@ -11,7 +11,7 @@ For every test listed in ../shared/data/suricata-verify/tests.tsv:
     records: PASS when every such check gives its expected count.
 
 Match keys modelled: event_type, alert.signature_id, alert.gid, alert.rev, alert.signature,
-alert.category, alert.severity, src_ip, dest_ip, src_port, dest_port, proto, app_proto,
+alert.category, alert.severity, alert.action, src_ip, dest_ip, src_port, dest_port, proto, app_proto,
 flow_id is ignored. A check that uses another key is evaluated on the keys above only (the
 per-test line says so).
 
@@ -34,7 +34,7 @@ import yaml
 MODELLED = {
     "event_type", "alert.signature_id", "alert.gid", "alert.rev", "alert.signature",
     "alert.category", "alert.severity", "src_ip", "dest_ip", "src_port", "dest_port", "proto",
-    "app_proto",
+    "app_proto", "alert.action",
 }
 
 
@@ -49,18 +49,32 @@ def version_ok(req):
         return True
 
 
-# Run modes and configuration the sensor does not model: IPS verdicts (a dropped packet is
-# never seen by later rules), exception policies, threshold.config files and simulated
-# memcap failures. Tests that need them are excluded with this reason.
-UNMODELLED_CONFIG = (
-    "--simulate-ips", "simulate-packet", "threshold-file", "exception-policy", "midstream-policy",
-    "--engine=", "rate_filter",
-)
+# Configuration the sensor does not model: simulated memcap / allocation failures and their
+# exception policies, app-layer error policies, and other detection engines. Tests that need
+# them are excluded with this reason. Inline mode (--simulate-ips), threshold files,
+# action-order and the midstream exception policy are modelled (see sensor_args).
+UNMODELLED_CONFIG = ("simulate-packet", "--engine=", "error-policy", "memcap-policy")
+
+
+def test_args(test_yaml):
+    args = test_yaml.get("args") or []
+    return [str(a) for a in (args if isinstance(args, list) else [args])]
+
+
+def test_config(test_dir):
+    """The test's own suricata.yaml, parsed (empty when absent or unreadable)."""
+    path = os.path.join(test_dir, "suricata.yaml")
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, errors="replace") as f:
+            return yaml.safe_load(f.read()) or {}
+    except Exception:
+        return {}
 
 
 def config_unsupported(test_yaml, test_dir):
-    args = test_yaml.get("args") or []
-    text = " ".join(str(a) for a in (args if isinstance(args, list) else [args]))
+    text = " ".join(test_args(test_yaml))
     path = os.path.join(test_dir, "suricata.yaml")
     if os.path.exists(path):
         with open(path, errors="replace") as f:
@@ -71,21 +85,58 @@ def config_unsupported(test_yaml, test_dir):
     return None
 
 
+def set_options(test_yaml):
+    """`--set key=value` options of the test's command line, as a dict."""
+    out = {}
+    for a in test_args(test_yaml):
+        for part in a.split("--set")[1:]:
+            key, _, value = part.strip().partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def rule_config_args(test_yaml, test_dir):
+    """`--threshold-file` / `--action-order` for `rules check` and `replay`."""
+    out = []
+    sets = set_options(test_yaml)
+    cfg = test_config(test_dir)
+    tf = sets.get("threshold-file") or cfg.get("threshold-file")
+    if tf:
+        out += ["--threshold-file", tf.replace("${TEST_DIR}", test_dir)]
+    order = cfg.get("action-order")
+    if isinstance(order, list) and order:
+        out += ["--action-order", ",".join(str(a) for a in order)]
+    return out
+
+
+def replay_mode_args(test_yaml, test_dir):
+    """`--simulate-ips`, `--async-oneside`, `--no-vlan-tracking` and `--midstream-policy` from
+    the test's arguments and suricata.yaml."""
+    out = []
+    args = " ".join(test_args(test_yaml))
+    if "--simulate-ips" in args:
+        out.append("--simulate-ips")
+    sets = set_options(test_yaml)
+    cfg = test_config(test_dir)
+    stream = cfg.get("stream") if isinstance(cfg.get("stream"), dict) else {}
+    if sets.get("stream.async-oneside") == "true" or stream.get("async-oneside") is True:
+        out.append("--async-oneside")
+    vlan = cfg.get("vlan") if isinstance(cfg.get("vlan"), dict) else {}
+    if sets.get("vlan.use-for-tracking") == "false" or vlan.get("use-for-tracking") is False:
+        out.append("--no-vlan-tracking")
+    policy = (sets.get("stream.midstream-policy") or stream.get("midstream-policy")
+              or sets.get("exception-policy") or cfg.get("exception-policy"))
+    if policy:
+        out += ["--midstream-policy", str(policy)]
+    return out
+
+
 def midstream(test_yaml, test_dir):
     """Whether the test turns on Suricata's stream.midstream."""
-    args = test_yaml.get("args") or []
-    text = " ".join(str(a) for a in (args if isinstance(args, list) else [args]))
-    if "stream.midstream=true" in text:
+    if "stream.midstream=true" in " ".join(test_args(test_yaml)):
         return True
-    path = os.path.join(test_dir, "suricata.yaml")
-    if os.path.exists(path):
-        try:
-            with open(path, errors="replace") as f:
-                cfg = yaml.safe_load(f.read()) or {}
-            return bool((cfg.get("stream") or {}).get("midstream"))
-        except Exception:
-            return False
-    return False
+    stream = test_config(test_dir).get("stream")
+    return isinstance(stream, dict) and bool(stream.get("midstream"))
 
 
 def alert_checks(test_yaml):
@@ -163,7 +214,7 @@ def run_one(sensor, data, row):
         return test, "EXCLUDED", f"needs {why} (IPS mode / config the sensor does not model)"
     rules = os.path.join(data, row["rules"])
     pcap = os.path.join(data, row["pcap"])
-    vars_ = test_vars(tdir)
+    vars_ = test_vars(tdir) + rule_config_args(ty, tdir)
     chk = subprocess.run([sensor, "rules", "check", "--json", *vars_, rules], capture_output=True, text=True)
     try:
         report = json.loads(chk.stdout)
@@ -177,7 +228,7 @@ def run_one(sensor, data, row):
         return test, "EXCLUDED", f"unsupported {s['origin']}: {s['reason']}"
     if report["loaded"] == 0:
         return test, "EXCLUDED", "no rules"
-    extra = ["--midstream"] if midstream(ty, tdir) else []
+    extra = (["--midstream"] if midstream(ty, tdir) else []) + replay_mode_args(ty, tdir)
     with tempfile.TemporaryDirectory() as tmp:
         eve = os.path.join(tmp, "eve.json")
         r = subprocess.run(

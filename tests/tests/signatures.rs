@@ -207,3 +207,88 @@ alert tcp any any -> any any (msg:"pcre"; pcre:"/(a+)+$/"; sid:8;)
     assert!(skipped[0]["reason"].as_str().unwrap_or("").contains("smtp"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A threshold.config's bad lines are errors with file:line; its good entries apply: a
+/// suppressed source raises no alert and a rate filter turns later matches into drops,
+/// reported as `blocked` under --simulate-ips.
+#[test]
+fn threshold_file_entries_apply_and_bad_ones_are_reported() {
+    let bin = sensor_bin();
+    if !bin.is_file() {
+        assert!(!full_suite(), "the sensor binary is required by the full suite");
+        return;
+    }
+    let Some(data) = data_dir().map(|d| d.join("suricata-verify/tests/http-all-headers/input.pcap")) else {
+        assert!(!full_suite(), "../shared/data is required by the full suite");
+        return;
+    };
+    if !data.is_file() {
+        assert!(!full_suite(), "suricata-verify data is required by the full suite");
+        return;
+    }
+    let dir = tmpdir("threshold");
+    let rules = dir.join("t.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp any any -> any any (msg:\"every packet\"; sid:1;)\nalert http any any -> any any (msg:\"http\"; sid:2;)\n",
+    )
+    .expect("rules");
+    let tf = dir.join("threshold.config");
+    std::fs::write(
+        &tf,
+        "suppress gen_id 1, sig_id 1, track by_src, ip 145.254.160.237\n\
+         rate_filter gen_id 1, sig_id 2, track by_rule, count 1, seconds 60, new_action drop, timeout 100\n\
+         suppress gen_id 1, sig_id 1, track sideways, ip 1.2.3.4\n",
+    )
+    .expect("threshold file");
+    let out = Command::new(&bin)
+        .args(["rules", "check", "--json", "--threshold-file"])
+        .arg(&tf)
+        .arg(&rules)
+        .output()
+        .expect("sensor runs");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(v["loaded"], 2, "{v}");
+    assert_eq!(v["threshold_entries"], 2, "{v}");
+    let errors = v["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{v}");
+    assert!(errors[0]["origin"].as_str().unwrap_or("").ends_with("threshold.config:3"), "{v}");
+
+    let good = dir.join("good.config");
+    let text = std::fs::read_to_string(&tf).expect("read");
+    std::fs::write(&good, text.lines().take(2).collect::<Vec<_>>().join("\n")).expect("write");
+    let eve = dir.join("eve.json");
+    let out = Command::new(&bin)
+        .args([
+            "replay",
+            "--no-agents",
+            "--no-govern",
+            "--no-progress",
+            "--quiet",
+            "--types",
+            "alert",
+            "--simulate-ips",
+        ])
+        .arg(&data)
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--threshold-file")
+        .arg(&good)
+        .arg("--eve")
+        .arg(&eve)
+        .output()
+        .expect("replay runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&eve)
+        .expect("eve")
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &serde_json::Value| r["event_type"] == "alert")
+        .collect();
+    let of = |sid: u64| alerts.iter().filter(|a| a["alert"]["signature_id"] == sid).collect::<Vec<_>>();
+    assert!(!of(1).is_empty());
+    assert!(of(1).iter().all(|a| a["src_ip"] != "145.254.160.237"), "the suppressed source raised no alert");
+    let http: Vec<&str> = of(2).iter().map(|a| a["alert"]["action"].as_str().unwrap_or("")).collect();
+    assert_eq!(http, ["allowed", "blocked"], "one allowed match, then the rate filter drops the flow");
+    let _ = std::fs::remove_dir_all(&dir);
+}

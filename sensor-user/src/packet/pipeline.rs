@@ -204,7 +204,10 @@ impl Pipeline {
     }
 
     /// A decoded packet (replay after `decode`, or live mode building one from a kernel sample).
-    pub fn decoded(&mut self, p: Packet<'_>) {
+    pub fn decoded(&mut self, mut p: Packet<'_>) {
+        if !self.engine.flows.config().vlan_tracking {
+            p.key.vlan = 0;
+        }
         self.decoded_inner(p);
         if let Some(a) = self.engine.agents.as_mut() {
             a.flush(&mut self.engine.eve);
@@ -515,6 +518,8 @@ impl Engine {
                             .u64("threshold_suppressed", d.threshold_suppressed)
                             .u64("threshold_evictions", d.threshold_evictions)
                             .u64("prefilter_errors", d.prefilter_errors)
+                            .u64("dropped", d.dropped)
+                            .u64("flow_dropped", d.flow_dropped)
                             .u64("reloads", reloads);
                     });
                 }

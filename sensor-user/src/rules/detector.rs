@@ -3,6 +3,11 @@
 //! alert to the correlator as a finding. A new rule set (reload) arrives on a channel and is
 //! swapped in between batches; flows keep running, and their flowbits from the old set are
 //! dropped (bit numbers are per set).
+//!
+//! Verdicts: `drop` / `reject` matches are reported as `blocked` when the agent simulates an
+//! inline sensor (`ips`), `allowed` otherwise; a dropped or passed flow is not inspected any
+//! more in either mode. TCP flows picked up midstream get the midstream exception policy, and
+//! without midstream pick-up they get no app layer (Suricata keeps no session for them).
 
 use std::sync::{
     Arc,
@@ -16,6 +21,7 @@ use super::{
     engine::{Alert, DetectCtx, FlowDetect, IcmpView, PacketView, Ruleset, TcpView, TxBuffers, TxView},
     finding::alert_finding,
     ir::AppLayer,
+    policy::{ExceptionPolicy, PolicyEffect},
 };
 use crate::{
     agents::finding::FindingQueue,
@@ -34,8 +40,32 @@ pub struct SigFlow {
     detect: FlowDetect,
     generation: u32,
     txs: u64,
+    /// The direction of the packet on which the flow's app protocol was first seen.
+    app_dir: Option<Direction>,
+    /// A packet went the other way since (passive TCP: the app layer has the data).
+    app_acked: bool,
     /// A rule alerted on this flow.
     pub alerted: bool,
+}
+
+impl SigFlow {
+    /// Passive TCP: is the app protocol visible to app-layer-only rules on this packet? It is
+    /// from the first packet in the other direction after the one that revealed it.
+    fn app_ready(&mut self, known: bool, dir: Direction) -> bool {
+        if !known {
+            return false;
+        }
+        match self.app_dir {
+            None => {
+                self.app_dir = Some(dir);
+                false
+            }
+            Some(d) => {
+                self.app_acked |= d != dir;
+                self.app_acked
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SigFlow {
@@ -73,6 +103,11 @@ pub struct FlowFacts {
     pub app: AppProto,
     /// Bytes so far each way.
     pub bytes: [u64; 2],
+    /// TCP picked up midstream: no SYN from the client was seen (a pick-up on the SYN-ACK
+    /// counts, unless the agent allows one-sided sessions).
+    pub midstream: bool,
+    /// The server's SYN-ACK was seen.
+    pub synack: bool,
 }
 
 impl FlowFacts {
@@ -88,6 +123,8 @@ impl FlowFacts {
             handshake: flow.key.proto != proto::TCP || handshake,
             app: flow.app.proto,
             bytes: flow.bytes,
+            midstream: flow.key.proto == proto::TCP && flow.tcp_flags[0] & tcp_flags::SYN == 0,
+            synack: flow.tcp_flags[1] & tcp_flags::SYN != 0,
         }
     }
 }
@@ -101,8 +138,17 @@ pub struct SignatureAgent {
     swap_rx: Receiver<Arc<Ruleset>>,
     swap_tx: Sender<Arc<Ruleset>>,
     /// Treat TCP flows picked up without a handshake as established (Suricata's
-    /// `stream.midstream: true`); off by default, as in Suricata.
+    /// `stream.midstream: true`); off by default, as in Suricata. Without it such flows get no
+    /// app layer.
     pub midstream: bool,
+    /// Pick up TCP sessions from their SYN-ACK (Suricata's `stream.async-oneside`, for
+    /// captures that see one direction): such flows get their app layer without `midstream`.
+    pub async_oneside: bool,
+    /// What to do with TCP flows picked up midstream (`stream.midstream-policy`).
+    pub midstream_policy: ExceptionPolicy,
+    /// Simulate an inline sensor: drop verdicts are reported as `blocked`, drop exception
+    /// policies act, and the app layer is visible to rules at once.
+    pub ips: bool,
     /// Counters.
     pub stats: SigStats,
 }
@@ -145,6 +191,9 @@ impl SignatureAgent {
             swap_rx,
             swap_tx,
             midstream: false,
+            async_oneside: false,
+            midstream_policy: ExceptionPolicy::Ignore,
+            ips: false,
             stats: SigStats::default(),
         }
     }
@@ -163,6 +212,11 @@ impl SignatureAgent {
     /// Detection counters of the rule set in use.
     pub fn detect_stats(&self) -> &super::engine::DetectStats {
         &self.ctx.stats
+    }
+
+    /// A midstream flow Suricata would keep no session for: no app layer for its rules.
+    fn app_layer_off(&self, facts: &FlowFacts) -> bool {
+        facts.midstream && !self.midstream && !(self.async_oneside && facts.synack)
     }
 
     fn established(&self, facts: &FlowFacts) -> bool {
@@ -196,6 +250,21 @@ impl SignatureAgent {
         out: &mut AlertOut<'_>,
     ) {
         self.stats.packets += 1;
+        if facts.midstream {
+            let detect = flow_state(self.generation, sf);
+            match self.midstream_policy.effect(self.ips, self.midstream) {
+                PolicyEffect::Inspect => {}
+                PolicyEffect::PassFlow => detect.pass_flow(),
+                PolicyEffect::DropFlow => detect.drop_flow(),
+                PolicyEffect::SkipPacket => return,
+                PolicyEffect::DropPacket => {
+                    self.ctx.stats.dropped += 1;
+                    return;
+                }
+            }
+        }
+        let app = if self.app_layer_off(facts) { None } else { app_layer(facts.app) };
+        let app_ready = self.ips || facts.key.proto != proto::TCP || sf.app_ready(app.is_some(), dir);
         let view = PacketView {
             ts_ns: p.ts_ns,
             src: ip(&p.key.saddr, p.key.family),
@@ -209,11 +278,13 @@ impl SignatureAgent {
             payload: p.payload,
             to_server: dir == Direction::ToServer,
             established: self.established(facts),
-            app: app_layer(facts.app),
+            app,
+            app_ready,
             flow_bytes: facts.bytes,
             has_flow: true,
         };
         let detect = flow_state(self.generation, sf);
+        let ips = self.ips;
         let rules = &self.rules;
         let mut alerted = false;
         let app_name = app_name(facts.app);
@@ -231,6 +302,7 @@ impl SignatureAgent {
                 app_proto: app_name,
                 to_server: Some(view.to_server),
                 tx_id: None,
+                blocked: ips && a.action.drops(),
             };
             emit(out, &actx, sig, None);
         });
@@ -249,6 +321,9 @@ impl SignatureAgent {
         event: &AppEvent<'_>,
         out: &mut AlertOut<'_>,
     ) {
+        if self.app_layer_off(facts) {
+            return;
+        }
         match *event {
             AppEvent::Http(tx) => {
                 let id = sf.txs;
@@ -324,6 +399,7 @@ impl SignatureAgent {
             to_server,
             established: self.established(facts) || k.proto == proto::UDP,
             app: Some(app),
+            app_ready: true,
             flow_bytes: facts.bytes,
             has_flow: true,
         };
@@ -331,6 +407,7 @@ impl SignatureAgent {
         let rules = &self.rules;
         let detect = flow_state(self.generation, sf);
         let mut alerted = false;
+        let ips = self.ips;
         let app_name = app_name(facts.app).or(Some(app_name_of(app)));
         rules.detect_tx(&mut self.ctx, detect, &view, &mut |a: &Alert| {
             alerted = true;
@@ -347,6 +424,7 @@ impl SignatureAgent {
                 app_proto: app_name,
                 to_server: Some(to_server),
                 tx_id: a.tx_id,
+                blocked: ips && a.action.drops(),
             };
             emit(out, &actx, sig, host);
         });

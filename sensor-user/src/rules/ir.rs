@@ -4,17 +4,80 @@
 
 use std::net::IpAddr;
 
-/// Rule action (IDS mode: drop and reject alert like alert; pass stops inspection of the flow).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Rule action. `drop` and `reject` alert and give the packet a drop verdict (reported as
+/// `blocked` when simulating an inline sensor); `pass` stops inspection without an alert. A
+/// drop or pass of a flow-scoped rule (IP-only, app-layer) applies to the rest of the flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
-    /// Stop inspecting the flow (no alert).
+    /// Stop inspecting the packet or flow (no alert).
     Pass,
-    /// Alert (inline: drop).
+    /// Alert and drop.
     Drop,
-    /// Alert (inline: reset).
+    /// Alert and drop (inline: reset).
     Reject,
     /// Alert.
     Alert,
+}
+
+impl Action {
+    /// The action's name in rules and in `action-order`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+            Action::Alert => "alert",
+        }
+    }
+
+    /// Does the action drop the packet?
+    pub fn drops(self) -> bool {
+        matches!(self, Action::Drop | Action::Reject)
+    }
+}
+
+/// The order in which actions are applied (Suricata's `action-order`, default pass, drop,
+/// reject, alert): rules are inspected and their matches applied in this order first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionOrder(pub [Action; 4]);
+
+impl Default for ActionOrder {
+    fn default() -> Self {
+        ActionOrder([Action::Pass, Action::Drop, Action::Reject, Action::Alert])
+    }
+}
+
+impl ActionOrder {
+    /// Position of `a` (0 first).
+    pub fn rank(&self, a: Action) -> u8 {
+        self.0.iter().position(|&x| x == a).unwrap_or(3) as u8
+    }
+}
+
+impl std::str::FromStr for ActionOrder {
+    type Err = String;
+
+    /// `drop,pass,reject,alert`: each of the four actions exactly once.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Vec::with_capacity(4);
+        for part in s.split(',').map(str::trim) {
+            let a = match part {
+                "pass" => Action::Pass,
+                "drop" => Action::Drop,
+                "reject" => Action::Reject,
+                "alert" => Action::Alert,
+                other => return Err(format!("unknown action {other:?} (pass, drop, reject, alert)")),
+            };
+            if out.contains(&a) {
+                return Err(format!("action {part} listed twice"));
+            }
+            out.push(a);
+        }
+        match <[Action; 4]>::try_from(out) {
+            Ok(order) => Ok(ActionOrder(order)),
+            Err(_) => Err("action order must list pass, drop, reject and alert".into()),
+        }
+    }
 }
 
 /// Application protocol a rule requires (from the header protocol or `app-layer-protocol`).
@@ -480,6 +543,35 @@ pub struct Threshold {
     pub seconds: u32,
 }
 
+/// Which addresses a threshold.config `suppress` covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SuppressTrack {
+    /// Every alert of the rule.
+    All,
+    /// Alerts whose source is in the set.
+    BySrc(AddrSet),
+    /// Alerts whose destination is in the set.
+    ByDst(AddrSet),
+    /// Alerts whose source or destination is in the set.
+    ByEither(AddrSet),
+}
+
+/// threshold.config `rate_filter`: once a rule matched more than `count` times in `seconds`
+/// for a tracked key, its action becomes `new_action` for `timeout` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateFilter {
+    /// Tracking key (by_src, by_dst, by_both, by_rule).
+    pub track: Track,
+    /// Matches allowed per window.
+    pub count: u32,
+    /// Window length.
+    pub seconds: u32,
+    /// The action while the filter is on.
+    pub new_action: Action,
+    /// How long the new action holds.
+    pub timeout: u32,
+}
+
 /// TCP flags test (`flags:`): the flags in `mask` are ignored; `any` = `+`, `not` = `!`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpFlagsTest {
@@ -559,6 +651,10 @@ pub struct Signature {
     pub threshold: Option<Threshold>,
     /// `detection_filter:`
     pub detection_filter: Option<Threshold>,
+    /// threshold.config `suppress` entries for this rule.
+    pub suppress: Vec<SuppressTrack>,
+    /// threshold.config `rate_filter` for this rule.
+    pub rate_filter: Option<RateFilter>,
     /// Number of `byte_extract` variable slots the rule uses.
     pub vars: u8,
     /// `classtype` name.
@@ -618,6 +714,8 @@ impl Signature {
             noalert: false,
             threshold: None,
             detection_filter: None,
+            suppress: Vec::new(),
+            rate_filter: None,
             vars: 0,
             classtype: None,
             category: None,

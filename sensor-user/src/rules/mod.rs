@@ -12,6 +12,7 @@ pub mod finding;
 pub mod inspect;
 pub mod ir;
 pub mod parse;
+pub mod policy;
 pub mod set;
 
 #[cfg(test)]

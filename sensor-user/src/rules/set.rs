@@ -5,7 +5,7 @@
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use super::{
-    engine::{BuildReport, Ruleset},
+    engine::{BuildOptions, BuildReport, Ruleset},
     parse::{self, RuleConfig},
 };
 
@@ -48,13 +48,23 @@ pub struct SetReport {
     /// Prefilters that fell back to aho-corasick because libhs refused their patterns:
     /// `group/buffer: reason`.
     pub mpm_fallbacks: Vec<String>,
+    /// threshold.config entries read (0 without a threshold file).
+    pub threshold_entries: usize,
+    /// threshold.config entries that named no loaded rule.
+    pub threshold_unmatched: usize,
 }
 
 /// Loads and builds the rules in `paths` (files, or directories of `*.rules`).
 pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<(Arc<Ruleset>, SetReport)> {
     let start = Instant::now();
     let report = parse::load(paths, cfg)?;
-    let mut out = SetReport { files: report.files, skip_summary: report.skip_summary(), ..SetReport::default() };
+    let mut out = SetReport {
+        files: report.files,
+        skip_summary: report.skip_summary(),
+        threshold_entries: report.threshold_entries.0,
+        threshold_unmatched: report.threshold_entries.1,
+        ..SetReport::default()
+    };
     out.skipped = report
         .skipped
         .iter()
@@ -68,7 +78,8 @@ pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<(Arc<Ruleset
     let names = report.names.names().len();
     let sigs = report.signatures;
     let origins: Vec<(String, u32)> = sigs.iter().map(|s| (s.origin.clone(), s.sid)).collect();
-    let (rules, build): (Ruleset, BuildReport) = Ruleset::build_with(sigs, names, cfg.mpm);
+    let opts = BuildOptions { mpm: cfg.mpm, action_order: cfg.action_order };
+    let (rules, build): (Ruleset, BuildReport) = Ruleset::build_with(sigs, names, opts);
     for (idx, e) in &build.failed {
         let (origin, sid) = origins.get(*idx).cloned().unwrap_or_default();
         out.errors.push(Refused { origin, sid, reason: e.to_string() });

@@ -262,6 +262,14 @@ pub struct RuleVarArgs {
     /// (the aho-corasick crate).
     #[arg(long, default_value = "hs")]
     pub mpm: sensor_user::rules::engine::Mpm,
+    /// Suricata threshold.config to apply (`threshold` / `event_filter`, `suppress`,
+    /// `rate_filter` entries by gen_id and sig_id).
+    #[arg(long)]
+    pub threshold_file: Option<PathBuf>,
+    /// Order in which rule actions apply (Suricata's `action-order`), e.g.
+    /// `drop,pass,reject,alert`.
+    #[arg(long, default_value = "pass,drop,reject,alert")]
+    pub action_order: sensor_user::rules::ir::ActionOrder,
 }
 
 /// Signature engine options shared by `run` and `replay`.
@@ -275,6 +283,20 @@ pub struct RuleArgs {
     /// `stream.midstream: true`; off by default, as in Suricata).
     #[arg(long)]
     pub midstream: bool,
+    /// Pick up TCP sessions from their SYN-ACK without --midstream (Suricata's
+    /// `stream.async-oneside`, for captures that see one direction).
+    #[arg(long)]
+    pub async_oneside: bool,
+    /// What to do with TCP flows picked up midstream (Suricata's `stream.midstream-policy` /
+    /// `exception-policy`): ignore, auto, pass-flow, pass-packet, bypass, drop-flow,
+    /// drop-packet, reject. Drop policies act only with --simulate-ips.
+    #[arg(long, default_value = "ignore")]
+    pub midstream_policy: sensor_user::rules::policy::ExceptionPolicy,
+    /// Act as an inline sensor would (Suricata's `--simulate-ips`): drop verdicts are reported
+    /// as `blocked`, drop exception policies apply, and TCP app-layer data is seen on arrival
+    /// rather than on acknowledgement.
+    #[arg(long)]
+    pub simulate_ips: bool,
     /// Rule variables and classification.
     #[command(flatten)]
     pub vars: RuleVarArgs,
@@ -385,6 +407,10 @@ pub struct ReplayArgs {
     /// Most flows tracked at once (beyond it the flow nearest its timeout is evicted).
     #[arg(long, default_value_t = 1 << 20)]
     pub max_flows: usize,
+    /// Leave the VLAN id out of flow keys (Suricata's `vlan.use-for-tracking: false`), for
+    /// captures whose two directions carry different tags.
+    #[arg(long)]
+    pub no_vlan_tracking: bool,
     /// Bytes of each HTTP body kept after de-chunking and decompression.
     #[arg(long, default_value_t = 64 * 1024)]
     pub http_body_limit: usize,

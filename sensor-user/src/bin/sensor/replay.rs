@@ -36,7 +36,11 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         Box::new(File::create(&path).with_context(|| format!("cannot create eve output {}", path.display()))?)
     };
     let mut cfg = PipelineConfig {
-        flow: FlowConfig { max_flows: args.max_flows.max(1), ..FlowConfig::default() },
+        flow: FlowConfig {
+            max_flows: args.max_flows.max(1),
+            vlan_tracking: !args.no_vlan_tracking,
+            ..FlowConfig::default()
+        },
         app: AppConfig { stream_depth: args.stream_depth, ..AppConfig::default() },
         ..PipelineConfig::default()
     };

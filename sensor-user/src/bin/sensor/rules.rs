@@ -45,7 +45,18 @@ pub fn config(args: &RuleVarArgs, paths: &[PathBuf]) -> Result<RuleConfig> {
         }
         None => Classifications::suricata_default(),
     };
-    Ok(RuleConfig { vars, classes, mpm: args.mpm })
+    if let Some(tf) = &args.threshold_file
+        && !tf.is_file()
+    {
+        bail!("threshold file {} does not exist", tf.display());
+    }
+    Ok(RuleConfig {
+        vars,
+        classes,
+        mpm: args.mpm,
+        action_order: args.action_order,
+        threshold_file: args.threshold_file.clone(),
+    })
 }
 
 /// Loads the rules of `run`/`replay`; None without `--rules`. Prints one summary line (and
@@ -67,6 +78,9 @@ pub fn build(args: &RuleArgs, quiet: bool) -> Result<Option<SignatureAgent>> {
     }
     let mut agent = SignatureAgent::new(rules);
     agent.midstream = args.midstream;
+    agent.async_oneside = args.async_oneside;
+    agent.midstream_policy = args.midstream_policy;
+    agent.ips = args.simulate_ips;
     Ok(Some(agent))
 }
 
@@ -100,8 +114,13 @@ pub fn reloader(args: RuleArgs, tx: Sender<Arc<Ruleset>>) -> RulesReload {
 
 /// `rules: N loaded, M skipped, E errors from F files in T ms`.
 pub fn summary_line(r: &SetReport) -> String {
+    let thresholds = if r.threshold_entries > 0 {
+        format!("; threshold file: {} entries, {} naming no loaded rule", r.threshold_entries, r.threshold_unmatched)
+    } else {
+        String::new()
+    };
     format!(
-        "rules: {} loaded, {} skipped, {} with errors, from {} file(s) in {} ms ({} fast patterns in {} KiB of {}, {} rules without one)",
+        "rules: {} loaded, {} skipped, {} with errors, from {} file(s) in {} ms ({} fast patterns in {} KiB of {}, {} rules without one){}",
         r.loaded,
         r.skipped.len(),
         r.errors.len(),
@@ -110,7 +129,8 @@ pub fn summary_line(r: &SetReport) -> String {
         r.prefilter_patterns,
         r.prefilter_bytes / 1024,
         if r.mpm.is_empty() { "-" } else { &r.mpm },
-        r.no_fast_pattern
+        r.no_fast_pattern,
+        thresholds
     )
 }
 

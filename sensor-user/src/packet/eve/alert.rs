@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::{EveWriter, RecordType, proto_name};
-use crate::rules::ir::{Action, Signature};
+use crate::rules::ir::Signature;
 
 /// Where and when a signature matched.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +31,9 @@ pub struct AlertCtx {
     pub to_server: Option<bool>,
     /// The transaction, for app-layer matches.
     pub tx_id: Option<u64>,
+    /// The packet was dropped by this alert's action (inline / simulated IPS): eve
+    /// `alert.action` is `blocked` rather than `allowed`.
+    pub blocked: bool,
 }
 
 impl EveWriter {
@@ -60,11 +63,7 @@ impl EveWriter {
                 j.u64("tx_id", tx);
             }
             j.obj("alert", |o| {
-                let action = match sig.action {
-                    Action::Pass => "pass",
-                    Action::Drop | Action::Reject | Action::Alert => "allowed",
-                };
-                o.str("action", action)
+                o.str("action", if a.blocked { "blocked" } else { "allowed" })
                     .u64("gid", u64::from(sig.gid))
                     .u64("signature_id", u64::from(sig.sid))
                     .u64("rev", u64::from(sig.rev))

@@ -41,6 +41,9 @@ pub struct FlowConfig {
     pub other: Timeouts,
     /// A flow older than this is logged (reason `active_timeout`) and its counters restart.
     pub active_timeout_s: u64,
+    /// The VLAN id is part of the flow key (Suricata's `vlan.use-for-tracking`); off when the
+    /// two directions of a connection are tagged differently.
+    pub vlan_tracking: bool,
 }
 
 impl Default for FlowConfig {
@@ -51,6 +54,7 @@ impl Default for FlowConfig {
             udp: Timeouts { new_s: 30, established_s: 300, closed_s: 0 },
             other: Timeouts { new_s: 30, established_s: 300, closed_s: 0 },
             active_timeout_s: 3600,
+            vlan_tracking: true,
         }
     }
 }

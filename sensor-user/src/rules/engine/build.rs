@@ -5,7 +5,9 @@
 use super::super::inspect::{CompiledBuffer, fold};
 use super::super::ir::{AppLayer, Buffer, Content, Element, Signature};
 use super::prefilter::{Mpm, PrefilterBuilder};
-use super::{BufferPrefilterStats, BuildReport, Group, PrefilterStats, Rule, Ruleset, TxDir, flowbits, header};
+use super::{
+    BufferPrefilterStats, BuildOptions, BuildReport, Group, PrefilterStats, Rule, Ruleset, TxDir, flowbits, header,
+};
 
 const PACKET_GROUP_NAMES: [&str; 4] = ["tcp", "udp", "icmp", "other"];
 const TX_GROUP_NAMES: [&str; 8] = [
@@ -59,6 +61,32 @@ fn tx_dir(s: &Signature) -> TxDir {
     } else {
         TxDir::Both
     }
+}
+
+/// Options that make a rule a packet rule in Suricata's typing (flow direction and state,
+/// packet header fields, sizes).
+fn packet_keywords(s: &Signature) -> bool {
+    s.flow != Default::default()
+        || s.dsize.is_some()
+        || s.urilen.is_some()
+        || s.itype.is_some()
+        || s.icode.is_some()
+        || s.icmp_id.is_some()
+        || s.icmp_seq.is_some()
+        || s.ip_proto.is_some()
+        || s.ttl.is_some()
+        || s.tcp_flags.is_some()
+        || s.tcp_seq.is_some()
+        || s.tcp_ack.is_some()
+        || s.tcp_window.is_some()
+        || s.stream_size.is_some()
+}
+
+/// Does a `drop` / `pass` of this rule apply to the whole flow (Suricata's action scope)? For
+/// IP-only rules (addresses, ports and protocol only), app-layer protocol rules without
+/// packet options, and transaction rules; not for packet and payload rules.
+fn flow_scoped(s: &Signature, is_app: bool) -> bool {
+    is_app || (s.buffers.is_empty() && !packet_keywords(s) && !flowbits::reads(&s.flowbits))
 }
 
 /// The rule's fast pattern: (buffer, folded bytes). The explicit `fast_pattern` content, else
@@ -161,9 +189,15 @@ impl Ruleset {
         Self::build_with(sigs, flowbit_count, Mpm::default())
     }
 
-    /// Builds the groups and prefilters on `mpm`. Rules whose buffers fail to compile are
-    /// returned in `BuildReport.failed` with (index into `sigs`, error) and are left out.
-    pub fn build_with(sigs: Vec<Signature>, flowbit_count: usize, mpm: Mpm) -> (Ruleset, BuildReport) {
+    /// Builds the groups and prefilters with `opts` (a [`Mpm`] alone keeps the default action
+    /// order). Rules whose buffers fail to compile are returned in `BuildReport.failed` with
+    /// (index into `sigs`, error) and are left out.
+    pub fn build_with(
+        sigs: Vec<Signature>,
+        flowbit_count: usize,
+        opts: impl Into<BuildOptions>,
+    ) -> (Ruleset, BuildReport) {
+        let BuildOptions { mpm, action_order } = opts.into();
         let mut report = BuildReport::default();
         let mut rules: Vec<Rule> = Vec::with_capacity(sigs.len());
         for (i, sig) in sigs.into_iter().enumerate() {
@@ -173,14 +207,16 @@ impl Ruleset {
                     let is_app = sig.urilen.is_some() || sig.buffers.iter().any(|b| b.buffer != Buffer::Payload);
                     let fb_checks = flowbits::reads(&sig.flowbits);
                     let tx_dir = tx_dir(&sig);
-                    rules.push(Rule { sig, bufs, is_app, tx_dir, fb_checks });
+                    let flow_scope = flow_scoped(&sig, is_app);
+                    rules.push(Rule { sig, bufs, is_app, tx_dir, fb_checks, flow_scope });
                 }
                 Err(e) => report.failed.push((i, e)),
             }
         }
         // Suricata's order; the sort is stable so equal sids keep load order.
         rules.sort_by_key(|r| {
-            (r.sig.action, flowbits::order_class(&r.sig.flowbits), r.sig.priority, r.sig.sid, r.sig.gid)
+            let action = action_order.rank(r.sig.action);
+            (action, flowbits::order_class(&r.sig.flowbits), r.sig.priority, r.sig.sid, r.sig.gid)
         });
 
         let mut stats = PrefilterStats::default();
@@ -231,7 +267,9 @@ impl Ruleset {
         let max_vars = rules.iter().map(|r| usize::from(r.sig.vars)).max().unwrap_or(0);
         let max_captures =
             rules.iter().flat_map(|r| r.bufs.iter().map(CompiledBuffer::max_captures)).max().unwrap_or(0);
-        let has_thresholds = rules.iter().any(|r| r.sig.threshold.is_some() || r.sig.detection_filter.is_some());
+        let has_thresholds = rules
+            .iter()
+            .any(|r| r.sig.threshold.is_some() || r.sig.detection_filter.is_some() || r.sig.rate_filter.is_some());
         let rs = Ruleset {
             rules,
             flowbit_words: flowbit_count.div_ceil(64),

@@ -1,10 +1,16 @@
 //! The per-packet and per-transaction loops: collect candidates (always-lists + prefilter hits,
 //! deduplicated with per-rule epoch stamps, sorted into rule order), verify each (header,
-//! flowbit conditions, buffers), then run the match actions (flowbits, thresholds, pass, alert).
-//! Nothing here allocates except a flow's lazily created state.
+//! flowbit conditions, buffers), then run the match actions (flowbits, thresholds, rate
+//! filters, suppressions, then the action: pass, drop / reject, alert), in the action order the
+//! rules were sorted by. Nothing here allocates except a flow's lazily created state.
+//!
+//! Verdicts follow Suricata 7 (detect-engine-alert.c): a drop alerts and marks the packet
+//! dropped, and for a flow-scoped rule the whole flow (its later packets are not inspected);
+//! a pass ends the packet's inspection without an alert and, for a flow-scoped rule on a
+//! packet not already dropped, the flow's. The first flow verdict wins.
 
 use super::super::inspect::Scratch;
-use super::super::ir::Buffer;
+use super::super::ir::{Action, Buffer, SuppressTrack};
 use super::build::app_index;
 use super::state::{DetectStats, FlowDetect, push_cand};
 use super::threshold::ThresholdTable;
@@ -78,6 +84,18 @@ struct Run<'c> {
     scratch: &'c mut Scratch,
     thresholds: &'c mut ThresholdTable,
     dot: &'c mut Vec<u8>,
+    /// A drop verdict was given to this packet / tx side.
+    dropped: bool,
+}
+
+/// Does a `suppress` entry cover this match?
+fn suppressed(list: &[SuppressTrack], p: &PacketView<'_>) -> bool {
+    list.iter().any(|t| match t {
+        SuppressTrack::All => true,
+        SuppressTrack::BySrc(set) => header::addr_ok(set, p.src),
+        SuppressTrack::ByDst(set) => header::addr_ok(set, p.dst),
+        SuppressTrack::ByEither(set) => header::addr_ok(set, p.src) || header::addr_ok(set, p.dst),
+    })
 }
 
 impl Ruleset {
@@ -98,7 +116,7 @@ impl Ruleset {
     }
 
     /// Actions of a matched rule. Returns false when inspection of this packet / tx must stop
-    /// (a pass rule matched).
+    /// (a pass).
     #[allow(clippy::too_many_arguments)]
     fn on_match(
         &self,
@@ -126,16 +144,40 @@ impl Ruleset {
                 return true;
             }
         }
-        if sig.action == super::super::ir::Action::Pass {
-            if p.has_flow {
-                flow.pass = true;
+        let mut action = sig.action;
+        if let Some(rf) = &sig.rate_filter
+            && run.thresholds.rate(rid, rf, p.ts_ns, p.src, p.dst)
+        {
+            action = rf.new_action;
+        }
+        match action {
+            Action::Pass => {
+                if rule.flow_scope && p.has_flow && !run.dropped && !flow.drop {
+                    flow.pass = true;
+                }
+                return false;
             }
-            return false;
+            Action::Drop | Action::Reject => {
+                if !run.dropped {
+                    run.dropped = true;
+                    run.stats.dropped += 1;
+                }
+                if rule.flow_scope && p.has_flow && !flow.pass {
+                    flow.drop = true;
+                }
+            }
+            Action::Alert => {}
         }
-        if !sig.noalert {
-            run.stats.alerts += 1;
-            out(&Alert { sig: SigId(rid), tx_id });
+        if sig.noalert {
+            return true;
         }
+        // A suppressed rule still acts (drops); only its alert goes.
+        if !sig.suppress.is_empty() && suppressed(&sig.suppress, p) {
+            run.stats.threshold_suppressed += 1;
+            return true;
+        }
+        run.stats.alerts += 1;
+        out(&Alert { sig: SigId(rid), tx_id, action });
         true
     }
 
@@ -149,7 +191,8 @@ impl Ruleset {
         out: &mut dyn FnMut(&Alert),
     ) {
         ctx.stats.packets += 1;
-        if p.has_flow && flow.pass {
+        if p.has_flow && (flow.pass || flow.drop) {
+            ctx.stats.flow_dropped += u64::from(flow.drop);
             return;
         }
         ctx.begin();
@@ -168,7 +211,7 @@ impl Ruleset {
         }
         cands.sort_unstable();
         stats.prefilter_candidates += cands.len() as u64;
-        let mut run = Run { stats, vars, scratch, thresholds, dot };
+        let mut run = Run { stats, vars, scratch, thresholds, dot, dropped: false };
         let src = Src::Packet(p.payload);
         for &rid in cands.iter() {
             let Some(rule) = self.rules.get(rid as usize) else { continue };
@@ -186,7 +229,8 @@ impl Ruleset {
     /// flow's lazily created state).
     pub fn detect_tx(&self, ctx: &mut DetectCtx, flow: &mut FlowDetect, tx: &TxView<'_>, out: &mut dyn FnMut(&Alert)) {
         ctx.stats.txs += 1;
-        if flow.pass {
+        if flow.pass || flow.drop {
+            ctx.stats.flow_dropped += u64::from(flow.drop);
             return;
         }
         // A transaction always belongs to a flow.
@@ -214,7 +258,7 @@ impl Ruleset {
         }
         cands.sort_unstable();
         stats.prefilter_candidates += cands.len() as u64;
-        let mut run = Run { stats, vars, scratch, thresholds, dot };
+        let mut run = Run { stats, vars, scratch, thresholds, dot, dropped: false };
         let src = Src::Tx(tx.bufs);
         for &rid in cands.iter() {
             let Some(rule) = self.rules.get(rid as usize) else { continue };

@@ -144,7 +144,7 @@ pub(crate) fn header_ok(s: &Signature, p: &PacketView<'_>, in_tx: bool) -> bool 
     if !endpoints_ok(s, p) {
         return false;
     }
-    if !in_tx && s.app.is_some() && s.app != p.app {
+    if !in_tx && s.app.is_some() && (s.app != p.app || (s.buffers.is_empty() && !p.app_ready)) {
         return false;
     }
     if let Some(d) = s.dsize

@@ -19,11 +19,13 @@ mod threshold;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;
 
 use std::net::IpAddr;
 
 use super::inspect::{CompiledBuffer, InspectError};
-use super::ir::{AppLayer, Buffer, Signature};
+use super::ir::{Action, ActionOrder, AppLayer, Buffer, Signature};
 
 pub use prefilter::Mpm;
 pub use state::{DetectCtx, DetectStats, FlowDetect};
@@ -41,6 +43,23 @@ pub struct Alert {
     pub sig: SigId,
     /// The transaction, for app-layer rules.
     pub tx_id: Option<u64>,
+    /// The action taken: the rule's, or a `rate_filter`'s new action.
+    pub action: Action,
+}
+
+/// How a rule set is built: the prefilters' matcher and the action order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The prefilters' multi-pattern matcher.
+    pub mpm: Mpm,
+    /// Suricata's `action-order`.
+    pub action_order: ActionOrder,
+}
+
+impl From<Mpm> for BuildOptions {
+    fn from(mpm: Mpm) -> Self {
+        BuildOptions { mpm, ..BuildOptions::default() }
+    }
 }
 
 /// TCP header fields the rules test.
@@ -98,6 +117,10 @@ pub struct PacketView<'a> {
     pub established: bool,
     /// The flow's detected app protocol, if known.
     pub app: Option<AppLayer>,
+    /// Rules on the app protocol alone (no buffers, e.g. `alert http any any -> any any`) see
+    /// `app` yet: inline at once; passively on TCP once the peer acknowledged the data that
+    /// revealed it (Suricata hands TCP data to the app layer when it is acknowledged).
+    pub app_ready: bool,
     /// Bytes so far `[to_server, to_client]` (`stream_size`).
     pub flow_bytes: [u64; 2],
     /// False for packets not tracked in a flow (stateless).
@@ -150,6 +173,9 @@ pub(crate) struct Rule {
     pub(crate) tx_dir: TxDir,
     /// Has flowbit checks (`isset`/`isnotset`).
     pub(crate) fb_checks: bool,
+    /// A `drop` or `pass` of this rule applies to the whole flow (IP-only and app-layer rules,
+    /// Suricata's action scope); otherwise to the packet only.
+    pub(crate) flow_scope: bool,
 }
 
 /// Rules that share a prefilter: one transport (packet rules) or app layer + side (tx rules).

@@ -1,5 +1,6 @@
 //! Runtime state: per-worker [`DetectCtx`] (reused buffers, inspection scratch, threshold
-//! tables, counters) and per-flow [`FlowDetect`] (flowbits, pass flag, tx alert memory).
+//! tables, counters) and per-flow [`FlowDetect`] (flowbits, pass / drop verdicts, tx alert
+//! memory).
 
 use super::super::inspect::Scratch;
 use super::Ruleset;
@@ -25,6 +26,11 @@ pub struct DetectStats {
     pub threshold_evictions: u64,
     /// Prefilter scans that failed (Hyperscan scratch missing): those buffers went unscanned.
     pub prefilter_errors: u64,
+    /// Packets and transaction sides given a drop verdict by a `drop` / `reject` rule (or a
+    /// `rate_filter`'s new action).
+    pub dropped: u64,
+    /// Packets and transaction sides not inspected because a rule dropped their flow.
+    pub flow_dropped: u64,
 }
 
 /// Per-worker detection context, sized from the ruleset once and reused for every packet.
@@ -109,17 +115,39 @@ const TX_MEMORY: u64 = 64;
 pub struct FlowDetect {
     /// Flowbit words (empty until the first set).
     pub(crate) bits: Vec<u64>,
-    /// A `pass` rule matched: nothing more is inspected on this flow.
+    /// A flow-scoped `pass` rule matched: nothing more is inspected on this flow.
     pub(crate) pass: bool,
+    /// A flow-scoped `drop` / `reject` rule matched: the rest of the flow is dropped, not
+    /// inspected.
+    pub(crate) drop: bool,
     /// (tx id, side 0/1, rule) that already matched.
     pub(crate) tx_seen: Vec<(u64, u8, u32)>,
     pub(crate) thresholds: FlowThresholds,
 }
 
 impl FlowDetect {
-    /// Did a `pass` rule match on this flow?
+    /// Did a flow-scoped `pass` rule match on this flow?
     pub fn passed(&self) -> bool {
         self.pass
+    }
+
+    /// Did a flow-scoped `drop` / `reject` rule match on this flow?
+    pub fn dropped(&self) -> bool {
+        self.drop
+    }
+
+    /// Passes the flow (an exception policy's `pass-flow`) unless a verdict is already set.
+    pub fn pass_flow(&mut self) {
+        if !self.drop {
+            self.pass = true;
+        }
+    }
+
+    /// Drops the flow (an exception policy's `drop-flow`) unless a verdict is already set.
+    pub fn drop_flow(&mut self) {
+        if !self.pass {
+            self.drop = true;
+        }
     }
 
     /// Forgets the alert memory of a finished transaction (optional: memory of transactions

@@ -1,12 +1,13 @@
 //! `threshold` and `detection_filter` (detect-engine-threshold.c ThresholdHandlePacket):
 //! per-worker tables keyed by rule + tracked address(es), windows in capture time, and a bounded
 //! size (expired entries are swept first, then arbitrary ones are evicted and counted).
-//! `track by_flow` state lives in the flow ([`FlowThresholds`]).
+//! `track by_flow` state lives in the flow ([`FlowThresholds`]). threshold.config `rate_filter`
+//! entries share the table (detect-engine-threshold.c IsThresholdReached).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::super::ir::{Threshold, ThresholdKind, Track};
+use super::super::ir::{RateFilter, Threshold, ThresholdKind, Track};
 
 /// Default bound of a worker's threshold table.
 pub const DEFAULT_THRESHOLD_CAPACITY: usize = 65536;
@@ -20,11 +21,40 @@ pub(crate) struct Entry {
     count: u32,
     /// End of the window (`tv1 + seconds`), for sweeping.
     expires: u64,
+    /// rate_filter: when (whole seconds of capture time) the new action was turned on; 0 = off.
+    tv_timeout: u64,
 }
 
 impl Entry {
     fn new(ts: u64, td: &Threshold) -> Self {
-        Entry { tv1: ts, count: 1, expires: ts.saturating_add(u64::from(td.seconds) * NS) }
+        Entry { tv1: ts, count: 1, expires: ts.saturating_add(u64::from(td.seconds) * NS), tv_timeout: 0 }
+    }
+}
+
+/// Suricata's rate_filter step for an existing entry: is the new action on for this match?
+fn rate_reached(e: &mut Entry, rf: &RateFilter, ts: u64) -> bool {
+    let secs = ts / NS;
+    if e.tv_timeout != 0 {
+        if secs.saturating_sub(e.tv_timeout) > u64::from(rf.timeout) {
+            e.tv_timeout = 0;
+            false
+        } else {
+            true
+        }
+    } else if ts <= e.tv1.saturating_add(u64::from(rf.seconds) * NS) {
+        e.count = e.count.saturating_add(1);
+        if e.count > rf.count {
+            e.tv_timeout = secs.max(1);
+            e.expires = e.expires.max(ts.saturating_add(u64::from(rf.timeout) * NS));
+            true
+        } else {
+            false
+        }
+    } else {
+        e.tv1 = ts;
+        e.count = 1;
+        e.expires = ts.saturating_add(u64::from(rf.seconds) * NS);
+        false
     }
 }
 
@@ -103,7 +133,39 @@ impl ThresholdTable {
     /// separates a rule's threshold (0) from its detection_filter (1). `Track::ByFlow` is not
     /// handled here.
     pub(crate) fn allow(&mut self, rule: u32, which: u8, td: &Threshold, ts: u64, src: IpAddr, dst: IpAddr) -> bool {
-        let (track, a, b) = match td.track {
+        let key = Self::key(rule, which, td.track, src, dst);
+        let cur = self.map.get(&key).copied();
+        let (alert, store) = handle(td, ts, cur);
+        if let Some(e) = store {
+            self.store(key, cur.is_none(), e, ts);
+        }
+        alert
+    }
+
+    /// Is rule `rule`'s `rate_filter` on for its match at `ts` from `src` to `dst` (its action
+    /// is then the filter's new action)?
+    pub(crate) fn rate(&mut self, rule: u32, rf: &RateFilter, ts: u64, src: IpAddr, dst: IpAddr) -> bool {
+        let key = Self::key(rule, 2, rf.track, src, dst);
+        match self.map.get_mut(&key) {
+            Some(e) => rate_reached(e, rf, ts),
+            None => {
+                let td =
+                    Threshold { kind: ThresholdKind::Limit, track: rf.track, count: rf.count, seconds: rf.seconds };
+                self.store(key, true, Entry::new(ts, &td), ts);
+                false
+            }
+        }
+    }
+
+    fn store(&mut self, key: Key, new: bool, e: Entry, ts: u64) {
+        if new && self.map.len() >= self.cap {
+            self.make_room(ts);
+        }
+        self.map.insert(key, e);
+    }
+
+    fn key(rule: u32, which: u8, track: Track, src: IpAddr, dst: IpAddr) -> Key {
+        let (track, a, b) = match track {
             Track::BySrc => (0, addr_key(src), 0),
             Track::ByDst => (1, addr_key(dst), 0),
             Track::ByBoth => {
@@ -112,16 +174,7 @@ impl ThresholdTable {
             }
             Track::ByRule | Track::ByFlow => (3, 0, 0),
         };
-        let key = Key { rule, which, track, a, b };
-        let cur = self.map.get(&key).copied();
-        let (alert, store) = handle(td, ts, cur);
-        if let Some(e) = store {
-            if cur.is_none() && self.map.len() >= self.cap {
-                self.make_room(ts);
-            }
-            self.map.insert(key, e);
-        }
-        alert
+        Key { rule, which, track, a, b }
     }
 
     /// Frees at least an eighth of the table: expired entries first, then arbitrary ones.

@@ -124,6 +124,13 @@ pub enum SyntaxError {
         /// The class name.
         name: String,
     },
+    /// A threshold.config line that is not a valid `threshold`, `event_filter`, `suppress` or
+    /// `rate_filter` entry.
+    #[error("bad threshold.config entry: {detail}")]
+    BadThresholdEntry {
+        /// What is wrong.
+        detail: String,
+    },
     /// A second rule with the same gid:sid (the first one stays loaded).
     #[error("duplicate sid {sid} (first defined at {first})")]
     DuplicateSid {

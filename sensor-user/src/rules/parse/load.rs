@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::ir::Signature;
 use super::error::{RuleIssue, SkipReason, SyntaxError};
+use super::threshold_config::ThresholdConfig;
 use super::{FlowbitNames, RuleConfig, parse_rule, sid_of};
 
 /// The result of loading rules.
@@ -20,6 +21,8 @@ pub struct LoadReport {
     pub errors: Vec<(String, SyntaxError)>,
     /// Rule files read.
     pub files: usize,
+    /// threshold.config entries applied, and how many of them named no loaded rule.
+    pub threshold_entries: (usize, usize),
     /// (gid, sid) -> index in `signatures`, for duplicate detection.
     seen: HashMap<(u32, u32), usize>,
 }
@@ -98,7 +101,8 @@ fn rule_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Loads rule files; a path may be a file or a directory (its `*.rules`, in name order).
+/// Loads rule files; a path may be a file or a directory (its `*.rules`, in name order). The
+/// configuration's threshold file, if any, is then applied (its bad lines are errors).
 pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<LoadReport> {
     let mut report = LoadReport::default();
     for path in paths {
@@ -107,6 +111,13 @@ pub fn load(paths: &[PathBuf], cfg: &RuleConfig) -> std::io::Result<LoadReport> 
             report.files += 1;
             load_str(&text, &file.display().to_string(), cfg, &mut report);
         }
+    }
+    if let Some(file) = &cfg.threshold_file {
+        let text = std::fs::read_to_string(file)?;
+        let (tc, errors) = ThresholdConfig::parse(&text, &file.display().to_string(), &cfg.vars);
+        report.errors.extend(errors);
+        let unmatched = tc.apply(&mut report.signatures);
+        report.threshold_entries = (tc.len(), unmatched);
     }
     Ok(report)
 }

@@ -14,6 +14,7 @@ mod load;
 mod numeric;
 mod options;
 mod pcre;
+mod threshold_config;
 mod vars;
 
 #[cfg(test)]
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 pub use classify::Classifications;
 pub use error::{RuleIssue, SkipReason, SyntaxError, VarError};
 pub use load::{LoadReport, load, load_str};
+pub use threshold_config::ThresholdConfig;
 pub use vars::RuleVars;
 
 use super::ir::Signature;
@@ -37,6 +39,10 @@ pub struct RuleConfig {
     pub classes: Classifications,
     /// The prefilter's multi-pattern matcher.
     pub mpm: super::engine::Mpm,
+    /// Suricata's `action-order`: the order in which rule actions are applied.
+    pub action_order: super::ir::ActionOrder,
+    /// A threshold.config (`threshold-file`) applied to the loaded rules.
+    pub threshold_file: Option<std::path::PathBuf>,
 }
 
 impl RuleConfig {
@@ -46,6 +52,8 @@ impl RuleConfig {
             vars: RuleVars::suricata_default(),
             classes: Classifications::suricata_default(),
             mpm: super::engine::Mpm::default(),
+            action_order: super::ir::ActionOrder::default(),
+            threshold_file: None,
         }
     }
 }
