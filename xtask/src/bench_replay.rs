@@ -78,7 +78,7 @@ pub fn run() -> Result<String> {
 
 pub(crate) fn pinned() -> Command {
     let mut c = Command::new("/usr/bin/time");
-    c.args(["-f", "%e %M", "taskset", "-c", "1"]);
+    c.args(["-f", "%e %M %U %S", "taskset", "-c", "1"]);
     c
 }
 
@@ -116,15 +116,32 @@ pub(crate) fn reset(dir: &Path) -> Result<()> {
 
 /// Wall seconds (measured here) and peak RSS in KiB (from /usr/bin/time's last line).
 pub(crate) fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
+    timed_cpu(cmd).map(|t| (t.wall_s, t.peak_kib))
+}
+
+/// One timed run of a [`pinned`] command.
+pub(crate) struct Timing {
+    /// Wall seconds, measured here.
+    pub wall_s: f64,
+    /// User + system CPU seconds of the process and its threads (from /usr/bin/time): unlike
+    /// wall time, not inflated when the virtual machine's CPU is taken away (steal).
+    pub cpu_s: f64,
+    /// Peak RSS, KiB.
+    pub peak_kib: u64,
+}
+
+/// Runs a [`pinned`] command and reads its timing.
+pub(crate) fn timed_cpu(cmd: &mut Command) -> Result<Timing> {
     let t = Instant::now();
     let out = cmd.output().context("running a benchmark command")?;
-    let secs = t.elapsed().as_secs_f64();
+    let wall_s = t.elapsed().as_secs_f64();
     let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!("benchmark command failed: {cmd:?}\n{err}");
     }
-    let kib = err.lines().last().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok((secs, kib))
+    let last: Vec<&str> = err.lines().last().unwrap_or("").split_whitespace().collect();
+    let num = |i: usize| last.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    Ok(Timing { wall_s, cpu_s: num(2) + num(3), peak_kib: num(1) as u64 })
 }
 
 pub(crate) fn median(v: &mut [f64]) -> f64 {

@@ -4,9 +4,11 @@
 //!
 //! Both run pinned to one core (`taskset -c 1`) with the same rules, variables (Suricata's
 //! defaults) and app-layer protocols (the four the sensor parses; Suricata refuses the rules of
-//! the others, as the sensor skips them). Rule loading is excluded by subtracting each tool's
-//! median time on a one-packet capture, which is also reported as the rule-load time. Median
-//! of 5 runs; peak memory from `/usr/bin/time`. Alert agreement is measured by
+//! the others, as the sensor skips them). Processing time is CPU time (user + system, all
+//! threads, from `/usr/bin/time`), which the virtual machine's steal does not inflate; rule
+//! loading is excluded by subtracting each tool's median CPU time on a one-packet capture, and
+//! the rule-load time reported is that run's wall time. Median of 5 runs; peak memory from
+//! `/usr/bin/time`. Alert agreement is measured by
 //! `benches/scripts/sig_agreement.py`: (sid, flow 5-tuple) pairs, precision and recall of the
 //! sensor's alerts against Suricata's.
 //!
@@ -18,15 +20,19 @@ use std::{path::Path, process::Command};
 use anyhow::{Context, Result};
 
 use crate::{
-    bench_replay::{SURICATA_YAML, capinfos, ensure_suricata, median, pinned, reset, timed},
+    bench_replay::{SURICATA_YAML, capinfos, ensure_suricata, median, pinned, reset, timed_cpu},
     util::{self, cargo, root},
 };
 
 const RUNS: usize = 5;
 
 struct Measured {
+    /// Wall seconds on the one-packet capture (rule loading).
     load_s: f64,
-    median_s: f64,
+    /// CPU seconds on the one-packet capture.
+    load_cpu_s: f64,
+    /// CPU seconds on the whole capture.
+    cpu_s: f64,
     peak_kib: u64,
     alerts: usize,
 }
@@ -102,19 +108,33 @@ fn measure(
     cmd: &dyn Fn(&Path, &Path) -> Command,
 ) -> Result<Measured> {
     let out = dir.join(format!("out-{name}"));
-    let (mut load, mut full, mut peak) = (Vec::new(), Vec::new(), 0);
+    let (mut load, mut load_cpu, mut full, mut peak) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for _ in 0..RUNS {
         reset(&out)?;
-        load.push(timed(&mut cmd(tiny, &out))?.0);
+        let t = timed_cpu(&mut cmd(tiny, &out))?;
+        load.push(t.wall_s);
+        load_cpu.push(t.cpu_s);
         reset(&out)?;
-        let (secs, kib) = timed(&mut cmd(pcap, &out))?;
-        full.push(secs);
-        peak = peak.max(kib);
-        eprintln!("  {name}: {secs:.3} s, peak {kib} KiB");
+        let t = timed_cpu(&mut cmd(pcap, &out))?;
+        full.push(t.cpu_s);
+        peak = peak.max(t.peak_kib);
+        eprintln!(
+            "  {name}: {:.3} s wall, {:.3} s CPU ({:.3} s CPU loading), peak {} KiB",
+            t.wall_s,
+            t.cpu_s,
+            load_cpu.last().copied().unwrap_or(0.0),
+            t.peak_kib
+        );
     }
     let eve = std::fs::read_to_string(out.join("eve.json")).with_context(|| format!("{name} wrote no eve.json"))?;
     let alerts = eve.matches("\"event_type\":\"alert\"").count();
-    Ok(Measured { load_s: median(&mut load), median_s: median(&mut full), peak_kib: peak, alerts })
+    Ok(Measured {
+        load_s: median(&mut load),
+        load_cpu_s: median(&mut load_cpu),
+        cpu_s: median(&mut full),
+        peak_kib: peak,
+        alerts,
+    })
 }
 
 /// The three measured configurations.
@@ -126,7 +146,7 @@ struct Runs<'a> {
 
 fn report(packets: u64, bytes: u64, runs: &Runs<'_>, agreement: &str, check: &str, version: &str) -> String {
     let row = |m: &Measured| {
-        let secs = (m.median_s - m.load_s).max(1e-6);
+        let secs = (m.cpu_s - m.load_cpu_s).max(1e-6);
         (packets as f64 / secs, bytes as f64 * 8.0 / secs / 1e9, secs)
     };
     let line = |name: &str, m: &Measured| {
@@ -153,10 +173,11 @@ fn report(packets: u64, bytes: u64, runs: &Runs<'_>, agreement: &str, check: &st
         "## Signatures: sensor vs Suricata with ET Open (`cargo xtask bench rules`)\n\n\
          Capture: `make-bench-pcap.sh` output, {packets} packets, {bytes} bytes. Rules: the whole ET Open \
          set in ../shared/data/rules/et-open, Suricata's default variables. All pinned to CPU 1 \
-         (`taskset -c 1`), median of {RUNS} runs; rule loading (the median time on a one-packet capture) \
-         is subtracted from the processing time and reported on its own. {version}; CPU:{cpu}\n\n\
+         (`taskset -c 1`), median of {RUNS} runs. Processing s is CPU time (user + system, all threads), \
+         less the median CPU time on a one-packet capture (rule loading); rule load s is the wall \
+         time of that one-packet run. {version}; CPU:{cpu}\n\n\
          Sensor: {check}\n\n\
-         | | packets/s | Gbit/s | processing s | rule load s | peak RSS MiB | alerts |\n|---|---|---|---|---|---|---|\n\
+         | | packets/s | Gbit/s | processing CPU s | rule load s | peak RSS MiB | alerts |\n|---|---|---|---|---|---|---|\n\
          {}{}{}\
          | **ratio** sensor (Hyperscan) / Suricata | {} |\n\
          | ratio sensor (aho-corasick) / Suricata | {} |\n\n\

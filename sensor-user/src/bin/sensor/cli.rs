@@ -292,9 +292,9 @@ pub struct RuleArgs {
     /// drop-packet, reject. Drop policies act only with --simulate-ips.
     #[arg(long, default_value = "ignore")]
     pub midstream_policy: sensor_user::rules::policy::ExceptionPolicy,
-    /// Act as an inline sensor would (Suricata's `--simulate-ips`): drop verdicts are reported
-    /// as `blocked`, drop exception policies apply, and TCP app-layer data is seen on arrival
-    /// rather than on acknowledgement.
+    /// Replay as an inline sensor would see it (Suricata's `--simulate-ips`): drop verdicts are
+    /// reported as `blocked`, drop exception policies apply, and TCP app-layer data is seen on
+    /// arrival rather than on acknowledgement. Refused by `run` (the live sensor is passive).
     #[arg(long)]
     pub simulate_ips: bool,
     /// Rule variables and classification.

@@ -265,6 +265,12 @@ impl EventSink for PrintSink {
 }
 
 fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Result<()> {
+    if a.rules.simulate_ips {
+        bail!(
+            "--simulate-ips is for replay: the live sensor is passive, and it blocks through its XDP \
+             block maps under governance"
+        );
+    }
     let defaults = SensorOptions::default();
     let opts = SensorOptions {
         object: a.object.unwrap_or_else(kernel::default_object_path),
