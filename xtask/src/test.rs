@@ -22,7 +22,18 @@ pub fn run(extra: &[String]) -> Result<()> {
         );
     }
     // ip (netns, veth), nsenter/setpriv (util-linux), ping (iputils-ping).
-    apt_install(&["iproute2", "util-linux", "iputils-ping", "tshark", "python3", "python3-yaml"])?;
+    // prometheus brings promtool (the /metrics exposition check); nats-server the fleet tests.
+    apt_install(&[
+        "iproute2",
+        "util-linux",
+        "iputils-ping",
+        "tshark",
+        "python3",
+        "python3-yaml",
+        "prometheus",
+        "nats-server",
+    ])?;
+    let python = util::lake_python()?;
     util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");
@@ -34,6 +45,7 @@ pub fn run(extra: &[String]) -> Result<()> {
         .env("SENSOR_BPF_OBJECT", &object)
         .env("SENSOR_BIN", root().join("target/debug/sensor"))
         .env("SENSOR_REQUIRE_PRIVILEGED", "1")
+        .env("SENSOR_LAKE_PYTHON", &python)
         .stdout(Stdio::piped());
     eprintln!("+ {cmd:?}");
     let mut child = cmd.spawn().context("starting cargo test")?;

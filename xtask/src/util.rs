@@ -83,6 +83,30 @@ pub fn apt_install(pkgs: &[&str]) -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// A Python with DuckDB and pyarrow (the lake's readers in the tests and benchmarks), in
+/// a virtual environment under target/ made on first use from PyPI.
+pub fn lake_python() -> Result<PathBuf> {
+    let venv = root().join("target/lake-venv");
+    let py = venv.join("bin/python");
+    let ready =
+        |py: &Path| Command::new(py).args(["-c", "import duckdb, pyarrow"]).output().is_ok_and(|o| o.status.success());
+    if py.is_file() && ready(&py) {
+        return Ok(py);
+    }
+    let host = which("python3").context("python3 is needed for the lake tests: apt-get install python3")?;
+    if !Command::new(&host).args(["-m", "venv", "--clear"]).arg(&venv).status().is_ok_and(|s| s.success()) {
+        // Debian's python3 keeps venv in its own package.
+        apt_install(&["python3-venv"])?;
+        run(Command::new(&host).args(["-m", "venv", "--clear"]).arg(&venv))?;
+    }
+    run(Command::new(&py).args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "duckdb", "pyarrow"]))
+        .context("installing duckdb and pyarrow from PyPI into target/lake-venv")?;
+    if !ready(&py) {
+        bail!("{} cannot import duckdb and pyarrow after installing them", py.display());
+    }
+    Ok(py)
+}
+
 /// `cargo fmt --check` and clippy with warnings denied.
 pub fn lint() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;

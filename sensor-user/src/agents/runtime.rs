@@ -37,6 +37,39 @@ pub struct RuntimeStats {
     pub backwards: AtomicU64,
     /// Events dropped because a shard queue was full.
     pub shard_dropped: AtomicU64,
+    /// Per agent (in [`Runtime::agents`] order): time in `on_event`, measured on one event
+    /// in [`LATENCY_SAMPLE`] per shard so the clock reads cost nothing measurable.
+    pub latency: Vec<crate::metrics::Histogram>,
+    /// Findings written, per agent (in [`Runtime::agents`] order).
+    pub findings: Vec<AtomicU64>,
+    /// Findings of agents not in the list (signatures: `sid:N`).
+    pub findings_other: AtomicU64,
+}
+
+impl RuntimeStats {
+    /// Counts one written finding of `agent`, one of `names`.
+    pub fn count_finding(&self, names: &[&'static str], agent: &str) {
+        match names.iter().position(|n| *n == agent).and_then(|i| self.findings.get(i)) {
+            Some(c) => c.fetch_add(1, Relaxed),
+            None => self.findings_other.fetch_add(1, Relaxed),
+        };
+    }
+}
+
+/// One event in this many is timed for the latency histograms.
+pub const LATENCY_SAMPLE: u32 = 64;
+
+/// Runs `a.on_event`, timing it into `h` when `timed`.
+#[inline]
+fn timed_event(timed: bool, h: Option<&crate::metrics::Histogram>, f: impl FnOnce()) {
+    match (timed, h) {
+        (true, Some(h)) => {
+            let t = std::time::Instant::now();
+            f();
+            h.observe(t.elapsed().as_nanos() as u64);
+        }
+        _ => f(),
+    }
 }
 
 #[allow(clippy::large_enum_variant, reason = "events are copied into the preallocated shard queue, never boxed")]
@@ -197,6 +230,11 @@ impl Runtime {
                 })
                 .collect()
         };
+        let stats = Arc::new(RuntimeStats {
+            latency: names.iter().map(|_| crate::metrics::Histogram::default()).collect(),
+            findings: names.iter().map(|_| AtomicU64::new(0)).collect(),
+            ..RuntimeStats::default()
+        });
         let mut senders = Vec::new();
         let mode = if rc.shards == 0 {
             Mode::Inline(make(&cfg.enabled))
@@ -205,10 +243,10 @@ impl Runtime {
             for i in 0..rc.shards {
                 let agents = make(&cfg.enabled);
                 let (tx, rx_ev) = sync_channel::<Msg>(rc.shard_queue);
-                let (cx, q) = (Arc::clone(&context), queue.clone());
+                let (cx, q, st) = (Arc::clone(&context), queue.clone(), Arc::clone(&stats));
                 let handle = std::thread::Builder::new()
                     .name(format!("agents-{i}"))
-                    .spawn(move || shard_loop(agents, &rx_ev, &cx, &q))?;
+                    .spawn(move || shard_loop(agents, &rx_ev, &cx, &q, &st))?;
                 senders.push(tx);
                 handles.push(handle);
             }
@@ -219,7 +257,7 @@ impl Runtime {
             union,
             senders,
             context,
-            stats: Arc::new(RuntimeStats::default()),
+            stats,
             clock_ns: 0,
             next_tick_ns: 0,
             tick_ns: rc.tick_ms.max(1) * 1_000_000,
@@ -269,9 +307,10 @@ impl Runtime {
         let Some(kind) = admit(&f.stats, f.union, &mut f.clock_ns, &f.context, ev) else { return };
         let mut out = Emitter::new(&self.queue, &f.context);
         let mut n = 0;
-        for (a, r) in agents.iter_mut().zip(f.routes.iter()) {
+        let timed = f.stats.events.load(Relaxed).is_multiple_of(u64::from(LATENCY_SAMPLE));
+        for (i, (a, r)) in agents.iter_mut().zip(f.routes.iter()).enumerate() {
             if r.interest & kind != 0 {
-                a.on_event(ev, &f.context, &mut out);
+                timed_event(timed, f.stats.latency.get(i), || a.on_event(ev, &f.context, &mut out));
                 n += 1;
             }
         }
@@ -334,15 +373,19 @@ fn shard_loop(
     rx: &Receiver<Msg>,
     cx: &Context,
     q: &FindingQueue,
+    stats: &RuntimeStats,
 ) -> Vec<Box<dyn DynAgent>> {
     let mut out = Emitter::new(q, cx);
     let mut last_tick = 0;
+    let mut seen: u32 = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Event { agents: mask, ev } => {
+                seen = seen.wrapping_add(1);
+                let timed = seen.is_multiple_of(LATENCY_SAMPLE);
                 for (i, a) in agents.iter_mut().enumerate().take(64) {
                     if mask & (1 << i) != 0 {
-                        a.on_event(&ev, cx, &mut out);
+                        timed_event(timed, stats.latency.get(i), || a.on_event(&ev, cx, &mut out));
                     }
                 }
             }

@@ -118,7 +118,7 @@ impl AuditError {
 }
 
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     //! Temporary directories and record bodies shared by the tests of this module.
 
     use std::path::{Path, PathBuf};

@@ -11,6 +11,8 @@ use sensor_common::{
 pub struct CounterSnapshot {
     /// One value per slot.
     pub slots: Vec<u64>,
+    /// Per slot, the value on each possible CPU.
+    pub per_cpu: Vec<Vec<u64>>,
 }
 
 impl CounterSnapshot {
@@ -49,14 +51,16 @@ pub enum CounterError {
 pub fn read_counters(map: &Map) -> Result<CounterSnapshot, CounterError> {
     let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map).map_err(CounterError::Map)?;
     let mut slots = vec![0u64; COUNTER_SLOTS as usize];
+    let mut per_cpu = Vec::with_capacity(slots.len());
     for (i, slot) in slots.iter_mut().enumerate() {
         let values = arr.get(&(i as u32), 0).map_err(CounterError::Map)?;
         *slot = values.iter().sum();
+        per_cpu.push(values.iter().copied().collect());
     }
     use sensor_common::counters::Counter;
     slots[Counter::XdpDropped as usize] =
         slots[Counter::DropBlockedV4 as usize] + slots[Counter::DropBlockedV6 as usize];
-    Ok(CounterSnapshot { slots })
+    Ok(CounterSnapshot { slots, per_cpu })
 }
 
 /// Reads the counters pinned by a running sensor at `path`.

@@ -164,6 +164,9 @@ impl Pipeline {
         if let Some(a) = self.engine.agents.as_mut() {
             a.flush(&mut self.engine.eve);
         }
+        if let Some(l) = self.engine.eve.lake() {
+            l.tick();
+        }
     }
 
     /// After [`Pipeline::finish`]: the agents' learned state to persist and the number of

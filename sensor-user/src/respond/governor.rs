@@ -127,6 +127,8 @@ pub struct Governor {
     pub stats: GovStats,
     /// Decisions made, oldest first (drained by the caller for output).
     pub outbox: Vec<Decision>,
+    /// Incidents changed since the caller last drained this (for output).
+    pub touched: std::collections::BTreeSet<u64>,
 }
 
 impl std::fmt::Debug for Governor {
@@ -165,6 +167,7 @@ impl Governor {
             dirty: false,
             stats: GovStats::default(),
             outbox: Vec::new(),
+            touched: std::collections::BTreeSet::new(),
         };
         g.install_allowlist();
         g
@@ -203,6 +206,11 @@ impl Governor {
                 eprintln!("warning: cannot write allow entry {c}: {e}");
             }
         }
+    }
+
+    /// The share of events lost over the loss window, as last set.
+    pub fn loss_share(&self) -> f64 {
+        self.loss_share
     }
 
     /// The share of events lost in the policy's loss window, measured by the caller.
@@ -248,6 +256,7 @@ impl Governor {
             return;
         }
         let added = self.correlator.add(f, &unlinkable, &self.feedback);
+        self.touched.insert(added.id);
         if added.opened && self.print {
             if let Some(inc) = self.correlator.get(added.id) {
                 eprintln!("{}", inc.summary());

@@ -11,6 +11,7 @@ pub mod feedback;
 pub mod governor;
 pub mod guard;
 pub mod inventory;
+pub mod output;
 pub mod policy;
 pub mod runner;
 pub mod state;

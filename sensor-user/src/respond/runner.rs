@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::wall_ns;
+use super::{output::GovOutput, wall_ns};
 use crate::{agents::finding::Finding, api::handler::SharedGovernor};
 
 /// Findings queued for the governor before new ones are dropped (counted by the queue).
@@ -33,9 +33,14 @@ pub struct DecisionThread {
 impl DecisionThread {
     /// A tap to give the agents' finding queue, and the thread draining it into `gov`. The
     /// thread ends when every sender of the tap is gone.
-    pub fn spawn(gov: SharedGovernor, clock: Clock) -> std::io::Result<(SyncSender<Finding>, Self)> {
+    /// Incidents and decisions go to `out` (the lake, OCSF) as they change.
+    pub fn spawn(
+        gov: SharedGovernor,
+        clock: Clock,
+        out: Option<GovOutput>,
+    ) -> std::io::Result<(SyncSender<Finding>, Self)> {
         let (tx, rx) = sync_channel(TAP_CAPACITY);
-        let handle = std::thread::Builder::new().name("governor".into()).spawn(move || serve(&gov, &rx, clock))?;
+        let handle = std::thread::Builder::new().name("governor".into()).spawn(move || serve(&gov, &rx, clock, out))?;
         Ok((tx, Self { handle }))
     }
 
@@ -45,9 +50,10 @@ impl DecisionThread {
     }
 }
 
-fn serve(gov: &SharedGovernor, rx: &Receiver<Finding>, clock: Clock) {
+fn serve(gov: &SharedGovernor, rx: &Receiver<Finding>, clock: Clock, mut out: Option<GovOutput>) {
     let tick = Duration::from_millis(500);
     let mut last_tick = Instant::now();
+    let mut event_now = 0;
     loop {
         let first = match rx.recv_timeout(tick) {
             Ok(f) => Some(f),
@@ -57,14 +63,26 @@ fn serve(gov: &SharedGovernor, rx: &Receiver<Finding>, clock: Clock) {
         let Ok(mut g) = gov.lock() else { return };
         for f in first.into_iter().chain(rx.try_iter()) {
             let now = if clock == Clock::Wall { wall_ns() } else { f.ts_ns };
+            event_now = now;
             g.on_finding(&f, now);
         }
         if clock == Clock::Wall && last_tick.elapsed() >= tick {
             last_tick = Instant::now();
             g.tick(wall_ns());
         }
+        match out.as_mut() {
+            Some(o) => o.drain(&mut g, if clock == Clock::Wall { wall_ns() } else { event_now }, clock == Clock::Wall),
+            None => {
+                g.outbox.clear();
+                g.touched.clear();
+            }
+        }
     }
     if let Ok(mut g) = gov.lock() {
         g.save();
+        if let Some(o) = out.as_mut() {
+            o.drain(&mut g, if clock == Clock::Wall { wall_ns() } else { event_now }, clock == Clock::Wall);
+            o.finish();
+        }
     }
 }

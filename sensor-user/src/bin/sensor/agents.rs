@@ -14,10 +14,13 @@ use crate::cli::{AgentArgs, AgentsCmd};
 
 /// The runtime the arguments ask for (None with `--no-agents`), and the state file to
 /// write at the end. `shards` is the shard count used when the config leaves it at 0.
+/// Without `--agent-state` the learned state comes from `from_lake` (the lake's newest
+/// baselines) when given, else from `default_state`.
 pub fn build(
     args: &AgentArgs,
     default_state: Option<PathBuf>,
     shards: Option<usize>,
+    from_lake: Option<serde_json::Value>,
 ) -> Result<Option<(Runtime, Option<PathBuf>)>> {
     if args.no_agents {
         return Ok(None);
@@ -33,9 +36,10 @@ pub fn build(
         cfg.runtime.shards = n;
     }
     let state_path = args.agent_state.clone().or(default_state);
-    let state = match &state_path {
-        Some(p) => load_state_file(p).map_err(anyhow::Error::msg).context("reading the agents' learned state")?,
-        None => None,
+    let state = match (&state_path, from_lake) {
+        (None, Some(v)) => Some(v),
+        (Some(p), _) => load_state_file(p).map_err(anyhow::Error::msg).context("reading the agents' learned state")?,
+        (None, _) => None,
     };
     let rt = Runtime::new(cfg, state.as_ref()).context("starting the agent shards")?;
     Ok(Some((rt, state_path)))

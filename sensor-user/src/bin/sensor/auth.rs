@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sensor_user::{
     agents::{event::Event, runtime::Dispatcher},
+    lake::LakeSink,
     logs::{AuthSource, AuthSourceConfig},
     sys,
 };
@@ -16,12 +17,19 @@ pub struct AuthFeed {
     source: Option<AuthSource>,
     agents: Option<Dispatcher>,
     offset_ns: u64,
+    lake: Option<LakeSink>,
 }
 
 impl AuthFeed {
     /// Starts following `paths` (defaults when empty) for `agents`; nothing is read
     /// without agents.
-    pub fn start(paths: &[PathBuf], agents: Option<Dispatcher>, offset_ns: u64) -> Result<Self> {
+    /// Login attempts also become `log` rows of the lake when `lake` is given.
+    pub fn start(
+        paths: &[PathBuf],
+        agents: Option<Dispatcher>,
+        offset_ns: u64,
+        lake: Option<LakeSink>,
+    ) -> Result<Self> {
         let wants = agents.as_ref().is_some_and(|d| d.wants(sensor_user::agents::event::kind::AUTH));
         let source = if wants {
             let mut cfg = AuthSourceConfig::default();
@@ -38,20 +46,29 @@ impl AuthFeed {
         } else {
             None
         };
-        Ok(Self { source, agents, offset_ns })
+        Ok(Self { source, agents, offset_ns, lake })
     }
 
     /// Reads new lines and dispatches their login attempts.
     pub fn poll(&mut self) {
         let (Some(src), Some(d)) = (self.source.as_mut(), self.agents.as_mut()) else { return };
         let now = sys::monotonic_ns() + self.offset_ns;
-        src.poll(now, |ev| d.on_event(&Event::Auth(ev)));
+        let lake = &mut self.lake;
+        src.poll(now, |ev| {
+            if let Some(l) = lake.as_mut() {
+                l.auth(&ev);
+            }
+            d.on_event(&Event::Auth(ev));
+        });
     }
 
     /// Ticks the agents on wall-clock time.
     pub fn tick(&mut self, now_ns: u64) {
         if let Some(d) = self.agents.as_mut() {
             d.tick(now_ns);
+        }
+        if let Some(l) = self.lake.as_mut() {
+            l.tick();
         }
     }
 

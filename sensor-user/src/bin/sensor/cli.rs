@@ -106,12 +106,75 @@ pub enum Command {
         #[command(subcommand)]
         what: PolicyCmd,
     },
+    /// SQL over the lake (Apache DataFusion): tables flows, dns, http, tls, process,
+    /// connect, open, syscall, log, findings, alerts, incidents, decisions, baselines.
+    Query {
+        /// The query, e.g. "SELECT src_ip, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 10".
+        sql: String,
+        /// The lake (default: STATE_DIR/lake).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// One JSON object per row.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header line.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The lake: its schema (Markdown), or a maintenance pass (compaction, retention).
+    Lake {
+        /// What to do.
+        #[command(subcommand)]
+        what: LakeCmd,
+    },
     /// Kernel counters of the running sensor.
     Status {
         /// JSON output.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `sensor lake ...`.
+#[derive(Subcommand, Debug)]
+pub enum LakeCmd {
+    /// Print every table's columns as Markdown (docs/LAKE.md).
+    Schema,
+    /// Compact small files and apply retention now.
+    Maintain {
+        /// The lake (default: STATE_DIR/lake).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Remove partitions older than this (30d, 12h).
+        #[arg(long)]
+        max_age: Option<String>,
+        /// Remove the oldest files while the lake is larger than this (500M, 10G).
+        #[arg(long)]
+        max_size: Option<String>,
+    },
+}
+
+/// Where events, findings, incidents and decisions are kept, and the other outputs.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LakeArgs {
+    /// Write the lake (Parquet) here; `run` writes STATE_DIR/lake unless --no-lake.
+    #[arg(long)]
+    pub lake: Option<PathBuf>,
+    /// Do not write the lake (`run`).
+    #[arg(long, conflicts_with = "lake")]
+    pub no_lake: bool,
+    /// Lake retention: remove partitions older than this (run default 30d).
+    #[arg(long)]
+    pub lake_max_age: Option<String>,
+    /// Lake retention: remove the oldest files while the lake is larger (run default 10G).
+    #[arg(long)]
+    pub lake_max_size: Option<String>,
+    /// Seconds after a batch's first row before it is committed (live; default 10).
+    #[arg(long)]
+    pub lake_flush: Option<f64>,
+    /// Write incidents as OCSF Detection Finding JSON lines to this file.
+    #[arg(long)]
+    pub ocsf: Option<PathBuf>,
 }
 
 /// `sensor approvals ...`.
@@ -374,6 +437,10 @@ pub struct RunArgs {
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (loopback by default; "off" to
+    /// disable).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics: String,
     /// Auth log files (sshd/PAM lines) to follow for the brute_force agent (repeatable);
     /// the systemd journal is read too when journald runs.
     #[arg(long = "auth-log")]
@@ -387,6 +454,8 @@ pub struct RunArgs {
     /// Governance.
     #[command(flatten)]
     pub govern: GovernArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 }
 
 /// `sensor replay`.
@@ -432,4 +501,6 @@ pub struct ReplayArgs {
     /// Governance (replay decides on event time and acts on nothing).
     #[command(flatten)]
     pub govern: GovernArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 }

@@ -4,6 +4,8 @@ mod agents;
 mod auth;
 mod cli;
 mod govern;
+mod lake;
+mod metrics;
 mod replay;
 mod rules;
 
@@ -38,6 +40,7 @@ use sensor_user::{
     respond::{
         actuator::MapActuator,
         config::GovernanceConfig,
+        output::GovOutput,
         runner::{Clock, DecisionThread},
         wall_ns,
     },
@@ -209,6 +212,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Query { sql, lake: dir, json, csv } => {
+            lake::query_cmd(&sql, dir.as_deref(), &cli.state_dir, json, csv)
+        }
+        Command::Lake { what } => lake::command(&what, &cli.state_dir),
         Command::Status { json } => {
             let path = cli.pin_dir.join(kernel::RUN_SUBDIR).join(sensor_common::maps::COUNTERS);
             let snap = kernel::counters::read_pinned_counters(&path).with_context(|| {
@@ -236,6 +243,10 @@ struct PrintSink {
     failed: bool,
     live: Option<LiveFeed>,
     agents: Option<(Dispatcher, u64)>,
+    /// Process and syscall events as lake rows, with the monotonic-to-wall offset.
+    lake: Option<(sensor_user::lake::LakeSink, u64)>,
+    /// Flow gauges for /metrics (network ring only).
+    gauges: Option<Arc<metrics::PipelineGauges>>,
 }
 
 impl EventSink for PrintSink {
@@ -247,6 +258,13 @@ impl EventSink for PrintSink {
             if let Some(e) = from_kernel(ev, *offset) {
                 d.on_event(&e);
             }
+        }
+        if let Some((l, offset)) = self.lake.as_mut() {
+            l.kernel(ev, *offset);
+        }
+        if let (Some(g), Event::FlowEnd(f)) = (&self.gauges, ev) {
+            g.flow_packets.fetch_add(f.packets[0] + f.packets[1], Relaxed);
+            g.flow_bytes.fetch_add(f.bytes[0] + f.bytes[1], Relaxed);
         }
         if self.print && !self.failed && write_json_line(&mut self.out, ev).is_err() {
             self.failed = true;
@@ -260,6 +278,16 @@ impl EventSink for PrintSink {
     fn on_idle(&mut self) {
         if let Some(live) = self.live.as_mut() {
             live.flush_findings();
+            if let Some(g) = &self.gauges {
+                let f = live.pipeline().flows();
+                g.flows_active.store(f.len() as u64, Relaxed);
+                g.flows_created.store(f.stats.created, Relaxed);
+                g.flows_evicted.store(f.stats.evicted, Relaxed);
+                g.flows_timed_out.store(f.stats.timed_out, Relaxed);
+            }
+        }
+        if let Some((l, _)) = self.lake.as_mut() {
+            l.tick();
         }
     }
 }
@@ -304,7 +332,25 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let (net, proc_ring) = sensor.take_rings()?;
     let mut blocks = sensor.take_block_maps()?;
     let _intel = crate::agents::intel_feeds(&a.agents, &mut blocks)?;
-    let agents = crate::agents::build(&a.agents, Some(state_dir.join("agents-state.json")), Some(2))?;
+    let lake = crate::lake::open(&a.lake, Some(state_dir))?;
+    // The agents' baselines come from the lake (the newest saved by this host), unless a
+    // state file is named; without a lake, from STATE_DIR/agents-state.json.
+    let lake_state = match (&lake, &a.agents.agent_state) {
+        (Some(l), None) => {
+            let (st, skipped) = sensor_user::lake::baselines::load(&l.config().root, &l.config().host);
+            for s in skipped {
+                eprintln!("warning: lake: unreadable baselines file skipped: {s}");
+            }
+            if st.is_some() {
+                eprintln!("agents: learned baselines loaded from the lake");
+            }
+            st.map(|(_, v)| v)
+        }
+        _ => None,
+    };
+    let default_state = if lake.is_some() { None } else { Some(state_dir.join("agents-state.json")) };
+    let agents = crate::agents::build(&a.agents, default_state, Some(2), lake_state)?;
+    let agent_stats = agents.as_ref().map(|(rt, _)| (Arc::clone(rt.stats()), rt.agents().to_vec()));
     // Governance: the governor owns the block maps (the only writer from now on), takes
     // findings from the agents' tap on its own thread, and answers the control socket.
     let sig = crate::rules::build(&a.rules, false)?;
@@ -315,7 +361,12 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         let audit = a.govern.audit_log.clone().unwrap_or_else(|| govern::audit_path(state_dir));
         let actuator = Box::new(MapActuator::new(blocks.take().context("block maps")?));
         let shared = govern::build(&a.govern, actuator, Some(&audit), Some(&govern::state_path(state_dir)), true)?;
-        let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Wall)?;
+        let out = GovOutput::new(
+            lake.as_ref().map(sensor_user::lake::Lake::sink),
+            crate::lake::ocsf_out(&a.lake)?,
+            sensor_user::lake::host_name(),
+        );
+        let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Wall, Some(out))?;
         let mut api = GovernorApi::new(Arc::clone(&shared), a.govern.policy.clone());
         if let Some(sig) = &sig {
             api = api.with_rules_reload(crate::rules::reloader(a.rules.clone(), sig.reloader()));
@@ -333,7 +384,11 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             )),
             None => None,
         };
-        let mut pipeline = Pipeline::new(PipelineConfig::default(), EveWriter::new(out, EveTypes::default()));
+        let mut eve = EveWriter::new(out, EveTypes::default());
+        if let Some(l) = &lake {
+            eve = eve.with_lake(l.sink());
+        }
+        let mut pipeline = Pipeline::new(PipelineConfig::default(), eve);
         if let Some((rt, path)) = agents {
             let seeded = rt.context().seed_from_proc(0);
             eprintln!("agents: {} ({} processes seeded from /proc)", rt.agents().join(", "), seeded);
@@ -357,14 +412,42 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         failed: false,
         live: None,
         agents: None,
+        lake: None,
+        gauges: None,
     };
+    let gauges = Arc::new(metrics::PipelineGauges::default());
     let mut net_sink = sink();
     net_sink.live = live;
+    net_sink.gauges = Some(Arc::clone(&gauges));
     let mut proc_sink = sink();
     proc_sink.agents = proc_agents.take().map(|d| (d, offset));
+    proc_sink.lake = lake.as_ref().map(|l| (l.sink(), offset));
     let net_reader = RingReader::spawn("ring-net", net, Arc::clone(&stop), net_sink)?;
     let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), proc_sink)?;
-    let mut auth = crate::auth::AuthFeed::start(&a.auth_logs, log_agents.take(), offset)?;
+    let mut auth =
+        crate::auth::AuthFeed::start(&a.auth_logs, log_agents.take(), offset, lake.as_ref().map(|l| l.sink()))?;
+    let metrics_server = if a.metrics == "off" {
+        None
+    } else {
+        let sources = metrics::Sources {
+            counters: pin_dir.join(kernel::RUN_SUBDIR).join(sensor_common::maps::COUNTERS),
+            rings: vec![("net", Arc::clone(&net_reader.stats)), ("proc", Arc::clone(&proc_reader.stats))],
+            pipeline: Arc::clone(&gauges),
+            agents: agent_stats,
+            governor: gov.as_ref().map(|(g, ..)| Arc::clone(g)),
+            lake: lake.as_ref().map(|l| Arc::clone(l.stats())),
+        };
+        match sensor_user::metrics::MetricsServer::start(&a.metrics, Arc::new(move || sources.collect())) {
+            Ok(m) => {
+                eprintln!("metrics: http://{}/metrics", m.addr());
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("warning: metrics: cannot listen on {}: {e}; /metrics is off", a.metrics);
+                None
+            }
+        }
+    };
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
     let hup = Arc::new(AtomicBool::new(false));
@@ -427,6 +510,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         live.finish().context("writing eve output")?;
         if let Some((state, n)) = live.pipeline().agent_outcome() {
             crate::agents::save(state_path.as_deref(), state)?;
+            if let (Some(l), None) = (&lake, &state_path) {
+                sensor_user::lake::baselines::save(l, state, wall_ns());
+            }
             eprintln!("agents: {n} finding(s)");
         }
         let p = live.pipeline();
@@ -456,6 +542,17 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
                 g.approvals().count()
             );
         }
+    }
+    drop(metrics_server);
+    if let Some(l) = lake {
+        let st = Arc::clone(l.stats());
+        l.finish();
+        eprintln!(
+            "lake: {} row(s) in {} file(s); {} row(s) dropped",
+            st.rows_written.load(Relaxed),
+            st.files_written.load(Relaxed),
+            st.rows_dropped.load(Relaxed)
+        );
     }
     let counters = sensor.counters()?;
     eprintln!(

@@ -17,8 +17,10 @@ use sensor_user::packet::{
 };
 use sensor_user::{
     correlate::incident::Incident,
+    lake::{Lake, LakeStats},
     respond::{
         actuator::DryRun,
+        output::GovOutput,
         runner::{Clock, DecisionThread},
     },
 };
@@ -45,10 +47,15 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         ..PipelineConfig::default()
     };
     cfg.app.http.body_limit = args.http_body_limit;
-    let mut pipeline = Pipeline::new(cfg, EveWriter::new(Some(out), types));
+    let lake = crate::lake::open(&args.lake, None)?;
+    let mut eve = EveWriter::new(Some(out), types);
+    if let Some(l) = &lake {
+        eve = eve.with_lake(l.sink());
+    }
+    let mut pipeline = Pipeline::new(cfg, eve);
     let mut state_path = None;
     let mut gov = None;
-    if let Some((rt, path)) = crate::agents::build(&args.agents, None, None)? {
+    if let Some((rt, path)) = crate::agents::build(&args.agents, None, None, None)? {
         if !args.govern.no_govern {
             // Replay decides on event time and acts on nothing (a dry-run actuator).
             let shared = crate::govern::build(
@@ -58,7 +65,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                 None,
                 false,
             )?;
-            let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Event)?;
+            let out = GovOutput::new(
+                lake.as_ref().map(Lake::sink),
+                crate::lake::ocsf_out(&args.lake)?,
+                sensor_user::lake::host_name(),
+            );
+            let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Event, Some(out))?;
             rt.queue().set_tap(tap);
             gov = Some((shared, thread));
         }
@@ -103,6 +115,24 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         if let Some(p) = &args.incidents {
             std::fs::write(p, serde_json::to_vec_pretty(&incidents)?)
                 .with_context(|| format!("writing {}", p.display()))?;
+        }
+    }
+    drop(pipeline);
+    if let Some(l) = lake {
+        let (st, root) = (Arc::clone(l.stats()), l.config().root.clone());
+        l.finish();
+        if !args.quiet {
+            eprintln!(
+                "lake: {} row(s) in {} file(s), {:.1} MiB, in {}{}",
+                LakeStats::get(&st.rows_written),
+                LakeStats::get(&st.files_written),
+                LakeStats::get(&st.bytes_written) as f64 / (1 << 20) as f64,
+                root.display(),
+                match LakeStats::get(&st.rows_dropped) {
+                    0 => String::new(),
+                    n => format!("; {n} row(s) could not be written"),
+                }
+            );
         }
     }
     let failed: Vec<_> = report.failed().collect();

@@ -39,6 +39,9 @@ pub struct AlertCtx {
 impl EveWriter {
     /// One alert of `sig`.
     pub fn alert(&mut self, a: &AlertCtx, sig: &Signature) {
+        if let Some(l) = self.lake() {
+            l.alert(a, sig);
+        }
         self.record(RecordType::Alert, a.ts_ns, |j| {
             if let Some(id) = a.flow_id {
                 j.u64("flow_id", id);

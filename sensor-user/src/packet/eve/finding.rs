@@ -7,6 +7,9 @@ use crate::agents::finding::Finding;
 impl EveWriter {
     /// One finding.
     pub fn finding(&mut self, f: &Finding) {
+        if let Some(l) = self.lake() {
+            l.finding(f);
+        }
         self.record(RecordType::Anomaly, f.ts_ns, |j| {
             let e = &f.entities;
             if let Some(src) = e.src {

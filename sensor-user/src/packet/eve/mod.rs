@@ -96,6 +96,7 @@ pub struct EveWriter {
     buf: Vec<u8>,
     counts: [u64; RecordType::ALL.len()],
     error: Option<io::Error>,
+    lake: Option<crate::lake::LakeSink>,
 }
 
 impl std::fmt::Debug for EveWriter {
@@ -108,7 +109,19 @@ impl EveWriter {
     /// A writer to `out` (buffered here); `None` counts records without writing them.
     pub fn new(out: Option<Box<dyn Write + Send>>, types: EveTypes) -> Self {
         let out = out.map(|w| Box::new(io::BufWriter::with_capacity(1 << 20, w)) as Box<dyn Write + Send>);
-        Self { out, types, buf: Vec::with_capacity(4096), counts: [0; RecordType::ALL.len()], error: None }
+        Self { out, types, buf: Vec::with_capacity(4096), counts: [0; RecordType::ALL.len()], error: None, lake: None }
+    }
+
+    /// Also writes every flow, http, dns, tls, alert and finding record as a lake row
+    /// (whatever `types` says: the lake keeps everything).
+    pub fn with_lake(mut self, sink: crate::lake::LakeSink) -> Self {
+        self.lake = Some(sink);
+        self
+    }
+
+    /// The lake sink, when rows go to one.
+    pub fn lake(&mut self) -> Option<&mut crate::lake::LakeSink> {
+        self.lake.as_mut()
     }
 
     /// Records written (or counted) by type.
@@ -145,6 +158,9 @@ impl EveWriter {
 
     /// Flushes buffered output; reports the first write error seen.
     pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(l) = self.lake.as_mut() {
+            l.flush();
+        }
         if let Some(e) = self.error.take() {
             return Err(e);
         }

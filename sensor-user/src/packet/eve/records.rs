@@ -87,6 +87,9 @@ impl EveWriter {
 
     /// A `flow` record for `flow`, ending (or logged at an active timeout) for `reason`.
     pub fn flow(&mut self, flow: &Flow, reason: EndReason) {
+        if let Some(l) = self.lake() {
+            l.flow(flow, reason);
+        }
         if !self.wants(RecordType::Flow) {
             return;
         }
@@ -141,6 +144,9 @@ impl EveWriter {
 
     /// An `http` record.
     pub fn http(&mut self, ts_ns: u64, ctx: &FlowCtx, tx: &HttpTx) {
+        if let Some(l) = self.lake() {
+            l.http(ts_ns, ctx, tx);
+        }
         self.record(RecordType::Http, ts_ns, |j| {
             Self::header(j, ctx, Direction::ToServer);
             j.obj("http", |h| {
@@ -164,6 +170,9 @@ impl EveWriter {
 
     /// A `dns` record per question of a query, or one answer record for a response.
     pub fn dns(&mut self, ts_ns: u64, ctx: &FlowCtx, dir: Direction, msg: &DnsMessage) {
+        if let Some(l) = self.lake() {
+            l.dns(ts_ns, ctx, dir, msg);
+        }
         if !msg.response {
             for q in &msg.queries {
                 self.record(RecordType::Dns, ts_ns, |j| {
@@ -232,6 +241,9 @@ impl EveWriter {
 
     /// A `tls` record.
     pub fn tls(&mut self, ts_ns: u64, ctx: &FlowCtx, info: &TlsInfo) {
+        if let Some(l) = self.lake() {
+            l.tls(ts_ns, ctx, info);
+        }
         self.record(RecordType::Tls, ts_ns, |j| {
             Self::header(j, ctx, Direction::ToServer);
             j.obj("tls", |t| {

@@ -1,0 +1,211 @@
+//! The lake end to end without root: rows in, files committed atomically, read back by
+//! DataFusion and by the Parquet reader; pause and resume; compaction; retention; a
+//! corrupt file skipped and reported.
+
+use std::{path::Path, time::Duration};
+
+use super::{
+    Lake, LakeConfig, Maintenance, Table,
+    maintain::{self, read_file},
+    path::{HOUR_NS, data_files},
+    query::{self, Format},
+};
+use crate::audit::test_support::TempDir;
+
+// 2026-12-07T19:00:00Z
+const T0: u64 = 1_796_670_000_000_000_000;
+
+fn cfg(root: &Path) -> LakeConfig {
+    LakeConfig {
+        host: "testhost".into(),
+        batch_rows: 100,
+        retry: Duration::from_millis(50),
+        ..LakeConfig::replay(root.to_owned())
+    }
+}
+
+fn log_rows(lake: &Lake, n: u64, start: u64) {
+    let mut s = lake.sink();
+    for i in 0..n {
+        s.row(Table::Log, start + i * 1_000_000_000, |r| {
+            r.str("sshd").str(if i % 2 == 0 { "failure" } else { "success" }).fmt(format_args!("user{i}"));
+            r.str("10.0.0.1");
+        });
+    }
+}
+
+fn count(root: &Path, sql: &str) -> i64 {
+    let r = query::run(root, sql).expect("query runs");
+    let b = &r.batches[0];
+    arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b.column(0)).value(0)
+}
+
+#[test]
+fn rows_become_hive_partitioned_parquet_files_that_sql_reads() {
+    let dir = TempDir::new("lake-rows");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    log_rows(&lake, 250, T0);
+    // Rows in the next hour go to their own partition.
+    log_rows(&lake, 10, T0 + HOUR_NS);
+    lake.finish();
+    let files = data_files(dir.path(), Table::Log);
+    // 250 rows at 100 per batch: 3 files in hour 19, 1 in hour 20.
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(files[0].0.to_string_lossy().contains("table=log/date=2026-12-07/hour=19/part-"));
+    assert!(files[3].0.to_string_lossy().contains("table=log/date=2026-12-07/hour=20/part-"));
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 260);
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log WHERE outcome = 'failure' AND host = 'testhost'"), 130);
+    let r = query::run(dir.path(), "SELECT user, ts FROM log ORDER BY ts LIMIT 2").expect("query");
+    let mut csv = Vec::new();
+    query::write(&mut csv, &r, Format::Csv).expect("csv");
+    let csv = String::from_utf8(csv).expect("utf8");
+    assert!(csv.starts_with("user,ts\nuser0,2026-12-07T19:00:00"), "{csv}");
+    let mut json = Vec::new();
+    query::write(&mut json, &r, Format::Json).expect("json");
+    assert!(String::from_utf8_lossy(&json).contains("\"user\":\"user1\""));
+    // No temporary file is left among the committed ones.
+    for (p, _) in &files {
+        assert!(read_file(p).is_ok(), "{} reads", p.display());
+    }
+}
+
+#[test]
+fn every_table_round_trips_through_its_schema() {
+    let dir = TempDir::new("lake-all");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    let mut s = lake.sink();
+    for t in Table::ALL {
+        // Only ts and host: the rest is null, which every column allows.
+        s.row(t, T0, |_| {});
+    }
+    drop(s);
+    lake.finish();
+    for t in Table::ALL {
+        assert_eq!(count(dir.path(), &format!("SELECT count(*) FROM {}", t.name())), 1, "{}", t.name());
+    }
+}
+
+#[test]
+fn a_corrupt_file_is_skipped_and_reported_and_the_rest_still_answers() {
+    let dir = TempDir::new("lake-corrupt");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    log_rows(&lake, 100, T0);
+    lake.finish();
+    let part = dir.path().join("table=log/date=2026-12-07/hour=19");
+    std::fs::write(part.join("part-0000000000000-1-000001.parquet"), b"PAR1 this is not parquet").expect("write");
+    let r = query::run(dir.path(), "SELECT count(*) FROM log").expect("query runs despite the bad file");
+    assert_eq!(r.skipped.len(), 1);
+    assert!(r.skipped[0].0.ends_with("part-0000000000000-1-000001.parquet"));
+    assert_eq!(r.rows(), 1);
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 100);
+}
+
+#[test]
+fn an_unwritable_lake_pauses_writes_holds_rows_and_resumes_without_loss() {
+    let dir = TempDir::new("lake-pause");
+    let root = dir.path().join("lake");
+    // A plain file where the lake's table directory must go: every commit fails (as on a
+    // read-only or full file system) until it is removed.
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(root.join("table=log"), b"in the way").expect("write");
+    let lake = Lake::open(cfg(&root)).expect("lake opens");
+    log_rows(&lake, 150, T0);
+    lake.sync();
+    let st = lake.stats();
+    assert_eq!(super::LakeStats::get(&st.paused), 1, "writes paused");
+    assert!(super::LakeStats::get(&st.write_errors) >= 1);
+    assert_eq!(super::LakeStats::get(&st.pending_rows), 150);
+    assert_eq!(super::LakeStats::get(&st.rows_written), 0);
+    std::fs::remove_file(root.join("table=log")).expect("rm");
+    // The writer retries on its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while super::LakeStats::get(&st.paused) == 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(super::LakeStats::get(&st.paused), 0, "writes resumed");
+    assert_eq!(super::LakeStats::get(&st.rows_written), 150);
+    assert_eq!(super::LakeStats::get(&st.rows_dropped), 0);
+    lake.finish();
+    assert_eq!(count(&root, "SELECT count(*) FROM log"), 150);
+}
+
+#[test]
+fn rows_over_the_pending_bound_are_dropped_oldest_first_and_counted() {
+    let dir = TempDir::new("lake-bound");
+    let root = dir.path().join("lake");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(root.join("table=log"), b"in the way").expect("write");
+    let lake = Lake::open(LakeConfig { max_pending_rows: 200, ..cfg(&root) }).expect("lake opens");
+    log_rows(&lake, 500, T0);
+    lake.sync();
+    let st = lake.stats();
+    assert_eq!(super::LakeStats::get(&st.rows_dropped), 300);
+    assert_eq!(super::LakeStats::get(&st.pending_rows), 200);
+    drop(lake);
+}
+
+#[test]
+fn compaction_merges_small_files_once_and_recovery_finishes_an_interrupted_one() {
+    let dir = TempDir::new("lake-compact");
+    let lake =
+        Lake::open(LakeConfig { batch_rows: 10, maintain_at_exit: false, ..cfg(dir.path()) }).expect("lake opens");
+    log_rows(&lake, 95, T0);
+    lake.finish();
+    assert_eq!(data_files(dir.path(), Table::Log).len(), 10);
+    let r = maintain::run(dir.path(), &Maintenance::default());
+    assert_eq!(r.compacted_partitions, 1);
+    assert_eq!(r.compacted_inputs, 10);
+    let files = data_files(dir.path(), Table::Log);
+    assert_eq!(files.len(), 1);
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 95);
+    assert_eq!(count(dir.path(), "SELECT count(DISTINCT user) FROM log"), 95);
+
+    // A crash after the merged file was committed but before the inputs were removed:
+    // recovery removes the inputs named by the journal, so no row is doubled.
+    let part = files[0].0.parent().expect("partition").to_path_buf();
+    let merged = files[0].0.file_name().expect("name").to_string_lossy().into_owned();
+    let copy = part.join("part-0000000000001-1-000001.parquet");
+    std::fs::copy(&files[0].0, &copy).expect("copy");
+    let journal = serde_json::json!({"output": merged, "inputs": ["part-0000000000001-1-000001.parquet"]});
+    std::fs::write(part.join("_compaction.json"), journal.to_string()).expect("journal");
+    std::fs::write(part.join(".part-9.parquet.tmp"), b"half a file").expect("tmp");
+    maintain::recover(dir.path());
+    assert!(!copy.exists());
+    assert!(!part.join("_compaction.json").exists());
+    assert!(!part.join(".part-9.parquet.tmp").exists());
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 95);
+}
+
+#[test]
+fn retention_removes_old_partitions_then_oldest_files_over_the_size_bound() {
+    let dir = TempDir::new("lake-retain");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    let now = crate::respond::wall_ns();
+    log_rows(&lake, 10, now - 40 * 86_400 * 1_000_000_000);
+    log_rows(&lake, 10, now - 2 * HOUR_NS);
+    log_rows(&lake, 10, now);
+    lake.finish();
+    assert_eq!(data_files(dir.path(), Table::Log).len(), 3);
+    let m = Maintenance { max_age: Some(Duration::from_secs(30 * 86_400)), ..Maintenance::default() };
+    let r = maintain::run(dir.path(), &m);
+    assert_eq!(r.expired, 1);
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 20);
+    let newest = data_files(dir.path(), Table::Log).last().map(|(p, _)| std::fs::metadata(p).expect("md").len());
+    let m = Maintenance { max_bytes: newest, min_files: 100, ..Maintenance::default() };
+    let r = maintain::run(dir.path(), &m);
+    assert_eq!(r.expired, 1, "the older of the two remaining files goes");
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 10);
+}
+
+#[test]
+fn baselines_are_read_back_newest_first_for_this_host() {
+    let dir = TempDir::new("lake-baselines");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    super::baselines::save(&lake, &serde_json::json!({"v": 1}), T0);
+    super::baselines::save(&lake, &serde_json::json!({"v": 2}), T0 + 5);
+    lake.finish();
+    let (got, skipped) = super::baselines::load(dir.path(), "testhost");
+    assert!(skipped.is_empty());
+    assert_eq!(got.map(|(_, v)| v), Some(serde_json::json!({"v": 2})));
+    assert!(super::baselines::load(dir.path(), "otherhost").0.is_none());
+}
