@@ -13,6 +13,7 @@ pub mod audit;
 pub mod block;
 pub mod correlate;
 pub mod event;
+pub mod fleet;
 pub mod kernel;
 pub mod lake;
 pub mod logs;

@@ -38,7 +38,9 @@ pub fn run(extra: &[String]) -> Result<()> {
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");
     let object = build::ebpf(&tc)?;
-    util::run(cargo().args(["build", "--bin", "sensor"]))?;
+    // The binary and every test target in one build: one feature resolution, so `cargo
+    // test` below reuses it instead of building the dependency tree a second time.
+    util::run(cargo().args(["build", "--bins", "--tests"]))?;
     let mut cmd = cargo();
     cmd.args(["test", "--no-fail-fast"])
         .args(extra)

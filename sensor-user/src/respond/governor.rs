@@ -265,6 +265,27 @@ impl Governor {
         self.govern(added.id, now_ns);
     }
 
+    /// A block another sensor of the fleet applied: audited as received, then decided on
+    /// like a finding of agent `fleet` about the blocked address, through this sensor's
+    /// own decision rule and authority matrix (which may refuse it; that is audited too).
+    pub fn fleet_offer(&mut self, offer: &crate::fleet::FleetOffer, now_ns: u64) {
+        self.audit(
+            "fleet_offer",
+            serde_json::json!({
+                "from_site": offer.site, "from_host": offer.host, "decision": offer.decision_id,
+                "cidr": offer.cidr, "confidence": offer.confidence, "technique": offer.technique,
+                "summary": offer.summary, "reasoning": offer.reasoning, "decided_ns": offer.decided_ns,
+            }),
+        );
+        if self.print {
+            eprintln!(
+                "fleet: offer from {}.{}: block {} (confidence {:.2}); deciding under the local policy",
+                offer.site, offer.host, offer.cidr, offer.confidence
+            );
+        }
+        self.on_finding(&offer.finding(now_ns), now_ns);
+    }
+
     /// Proposes and decides the actions incident `id` calls for.
     fn govern(&mut self, id: u64, now_ns: u64) {
         let Some(inc) = self.correlator.get(id) else { return };

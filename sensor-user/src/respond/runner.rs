@@ -64,6 +64,9 @@ fn serve(gov: &SharedGovernor, rx: &Receiver<Finding>, clock: Clock, mut out: Op
         for f in first.into_iter().chain(rx.try_iter()) {
             let now = if clock == Clock::Wall { wall_ns() } else { f.ts_ns };
             event_now = now;
+            if let Some(o) = out.as_mut() {
+                o.finding(&f, now);
+            }
             g.on_finding(&f, now);
         }
         if clock == Clock::Wall && last_tick.elapsed() >= tick {

@@ -437,6 +437,17 @@ pub struct RunArgs {
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Join a fleet through the NATS JetStream server at this URL (nats://host:4222):
+    /// publish findings, incidents and decisions, and take the blocks other sensors
+    /// applied through this sensor's own governance.
+    #[arg(long)]
+    pub fleet: Option<String>,
+    /// The fleet site this sensor belongs to (a subject level).
+    #[arg(long, default_value = "default")]
+    pub site: String,
+    /// This sensor's name in the fleet (default: the host name).
+    #[arg(long)]
+    pub fleet_id: Option<String>,
     /// Serve Prometheus metrics at http://ADDR/metrics (loopback by default; "off" to
     /// disable).
     #[arg(long, default_value = "127.0.0.1:9464")]

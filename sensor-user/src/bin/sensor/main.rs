@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod cli;
+mod fleet;
 mod govern;
 mod lake;
 mod metrics;
@@ -356,16 +357,22 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let sig = crate::rules::build(&a.rules, false)?;
     let rules_reload = sig.as_ref().map(|s| crate::rules::reloader(a.rules.clone(), s.reloader()));
     let mut gov = None;
+    let mut fleet: Option<sensor_user::fleet::Fleet> = None;
     let mut blocks = Some(blocks);
     if agents.is_some() && !a.govern.no_govern {
         let audit = a.govern.audit_log.clone().unwrap_or_else(|| govern::audit_path(state_dir));
         let actuator = Box::new(MapActuator::new(blocks.take().context("block maps")?));
         let shared = govern::build(&a.govern, actuator, Some(&audit), Some(&govern::state_path(state_dir)), true)?;
-        let out = GovOutput::new(
+        let mut out = GovOutput::new(
             lake.as_ref().map(sensor_user::lake::Lake::sink),
             crate::lake::ocsf_out(&a.lake)?,
             sensor_user::lake::host_name(),
         );
+        if let Some(url) = &a.fleet {
+            let f = crate::fleet::start(url, &a.site, a.fleet_id.as_deref(), state_dir, Arc::clone(&shared))?;
+            out = out.with_fleet(f.handle());
+            fleet = Some(f);
+        }
         let (tap, thread) = DecisionThread::spawn(Arc::clone(&shared), Clock::Wall, Some(out))?;
         let mut api = GovernorApi::new(Arc::clone(&shared), a.govern.policy.clone());
         if let Some(sig) = &sig {
@@ -436,6 +443,7 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             agents: agent_stats,
             governor: gov.as_ref().map(|(g, ..)| Arc::clone(g)),
             lake: lake.as_ref().map(|l| Arc::clone(l.stats())),
+            fleet: fleet.as_ref().map(|f| Arc::clone(f.stats())),
         };
         match sensor_user::metrics::MetricsServer::start(&a.metrics, Arc::new(move || sources.collect())) {
             Ok(m) => {
@@ -544,6 +552,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         }
     }
     drop(metrics_server);
+    if let Some(f) = fleet {
+        f.stop();
+    }
     if let Some(l) = lake {
         let st = Arc::clone(l.stats());
         l.finish();

@@ -17,6 +17,7 @@ use sensor_common::{
 use sensor_user::{
     agents::runtime::RuntimeStats,
     api::handler::SharedGovernor,
+    fleet::FleetStats,
     kernel::{counters::read_pinned_counters, ring::ReaderStats},
     lake::LakeStats,
     metrics::Exposition,
@@ -53,6 +54,8 @@ pub struct Sources {
     pub governor: Option<SharedGovernor>,
     /// The lake's counters.
     pub lake: Option<Arc<LakeStats>>,
+    /// The fleet link's counters.
+    pub fleet: Option<Arc<FleetStats>>,
 }
 
 /// Ring losses are counted per CPU in the kernel: (ring, counter).
@@ -242,6 +245,46 @@ impl Sources {
                 "gauge",
                 "Age of the oldest row not yet committed.",
                 g(&l.lag_ms) / 1000.0,
+            );
+        }
+        if let Some(f) = &self.fleet {
+            let g = |c: &AtomicU64| c.load(Relaxed) as f64;
+            e.single(
+                "sensor_fleet_connected",
+                "gauge",
+                "1 while connected to the fleet's NATS JetStream server.",
+                g(&f.connected),
+            );
+            e.single(
+                "sensor_fleet_published_total",
+                "counter",
+                "Messages the fleet's server acknowledged.",
+                g(&f.published),
+            );
+            e.single(
+                "sensor_fleet_publish_errors_total",
+                "counter",
+                "Publish attempts that failed (retried).",
+                g(&f.publish_errors),
+            );
+            e.single(
+                "sensor_fleet_waiting",
+                "gauge",
+                "Messages waiting to be published (decisions in the file outbox).",
+                g(&f.waiting),
+            );
+            e.single(
+                "sensor_fleet_dropped_total",
+                "counter",
+                "Findings and incidents not published (too many waited).",
+                g(&f.dropped),
+            );
+            e.single("sensor_fleet_received_total", "counter", "Messages received from other sensors.", g(&f.received));
+            e.single(
+                "sensor_fleet_offers_total",
+                "counter",
+                "Blocks offered by other sensors, handed to the governor.",
+                g(&f.offers),
             );
         }
         e.finish()
