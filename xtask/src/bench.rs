@@ -15,6 +15,10 @@ const REPLAY_HEADING: &str = "## Replay: sensor vs Suricata";
 const CONTAIN_HEADING: &str = "## Detect-to-block latency";
 /// Heading of the signature-engine section `bench rules` replaces.
 const RULES_HEADING: &str = "## Signatures: sensor vs Suricata";
+/// Heading of the lake section `bench lake` replaces.
+const LAKE_HEADING: &str = "## Lake: write cost and query latency";
+/// Heading of the fleet section `bench fleet` replaces.
+const FLEET_HEADING: &str = "## Fleet propagation";
 
 /// `md` with the section starting at `heading` (up to the next `## `) replaced by
 /// `section`, or with `section` appended.
@@ -43,6 +47,26 @@ pub fn run(extra: &[String]) -> Result<()> {
         let section = crate::bench_rules::run()?;
         let md = std::fs::read_to_string(&doc).unwrap_or_default();
         std::fs::write(&doc, replace_section(&md, RULES_HEADING, &section))?;
+        eprintln!("{section}\nwrote {}", doc.display());
+        return Ok(());
+    }
+    if extra.first().map(String::as_str) == Some("lake") {
+        let section = crate::bench_lake::run()?;
+        let md = std::fs::read_to_string(&doc).unwrap_or_default();
+        std::fs::write(&doc, replace_section(&md, LAKE_HEADING, &section))?;
+        eprintln!("{section}\nwrote {}", doc.display());
+        return Ok(());
+    }
+    if extra.first().map(String::as_str) == Some("fleet") {
+        if !is_root() {
+            bail!("the fleet benchmark creates network namespaces: run `sudo -E cargo xtask bench fleet`");
+        }
+        util::ensure_kernel_mounts()?;
+        let tc = toolchain::ensure()?;
+        let object = build::ebpf(&tc)?;
+        let section = crate::bench_fleet::run(&object)?;
+        let md = std::fs::read_to_string(&doc).unwrap_or_default();
+        std::fs::write(&doc, replace_section(&md, FLEET_HEADING, &section))?;
         eprintln!("{section}\nwrote {}", doc.display());
         return Ok(());
     }
@@ -92,6 +116,10 @@ pub fn run(extra: &[String]) -> Result<()> {
     md.push_str(&bench_replay::run()?);
     md.push('\n');
     md.push_str(&crate::bench_rules::run()?);
+    md.push('\n');
+    md.push_str(&crate::bench_lake::run()?);
+    md.push('\n');
+    md.push_str(&crate::bench_fleet::run(&object)?);
     std::fs::write(&doc, md)?;
     eprintln!("wrote {}", doc.display());
     Ok(())

@@ -100,7 +100,8 @@ pub fn run() -> Result<()> {
     let mut child = in_ns(NS_SENSOR)
         .arg(root().join("target/debug/sensor"))
         .args(["--pin-dir", PIN_DIR, "--state-dir", STATE_DIR, "run", "--iface", IF_SENSOR, "--no-tracepoints"])
-        .args(["--policy", &policy, "--agent-state", &format!("{STATE_DIR}/agents.json"), "--object"])
+        .args(["--policy", &policy, "--agent-state", &format!("{STATE_DIR}/agents.json"), "--lake-flush", "1"])
+        .args(["--ocsf", &format!("{STATE_DIR}/incidents.ocsf.json"), "--object"])
         .arg(&object)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -164,7 +165,38 @@ pub fn run() -> Result<()> {
     step("8. sensor audit verify: every decision in a hash chain");
     print!("{}", indent(&sensor(&["audit", "verify"])?));
 
-    step("9. Stop the sensor and clean up");
+    step("9. The lake (Parquet) and /metrics: what the sensor saw and decided, in SQL");
+    std::thread::sleep(Duration::from_millis(2500));
+    print!(
+        "{}",
+        indent(&sensor(&[
+            "query",
+            "SELECT agent, kind, count(*) AS findings, max(confidence) AS max_conf FROM findings GROUP BY agent, kind ORDER BY findings DESC",
+        ])?)
+    );
+    print!(
+        "{}",
+        indent(&sensor(&["query", "SELECT decision_id, target, outcome, authority, by FROM decisions ORDER BY ts",])?)
+    );
+    let ocsf = std::fs::read_to_string(format!("{STATE_DIR}/incidents.ocsf.json")).unwrap_or_default();
+    println!("  OCSF Detection Findings written: {} ({STATE_DIR}/incidents.ocsf.json)", ocsf.lines().count());
+    let metrics = in_ns(NS_SENSOR).args(["curl", "-s", "http://127.0.0.1:9464/metrics"]).output();
+    if let Ok(m) = metrics {
+        for l in String::from_utf8_lossy(&m.stdout).lines().filter(|l| {
+            [
+                "sensor_incidents ",
+                "sensor_blocks_active ",
+                "sensor_approvals_pending ",
+                "sensor_lake_rows_written_total ",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        }) {
+            println!("  /metrics: {l}");
+        }
+    }
+
+    step("10. Stop the sensor and clean up");
     cleanup.all();
     println!("  namespaces, veth pair, pins and state removed; the sensor detached on SIGTERM");
     Ok(())

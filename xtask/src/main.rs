@@ -8,6 +8,8 @@
 
 mod bench;
 mod bench_contain;
+mod bench_fleet;
+mod bench_lake;
 mod bench_replay;
 mod bench_rules;
 mod build;
@@ -23,7 +25,7 @@ const USAGE: &str = "usage: cargo xtask <toolchain|build-ebpf|test|demo|bench|li
   build-ebpf    build the kernel object into target/bpf/sensor-ebpf.o
   test          build everything and run every test tier (root required for the privileged tiers)
   demo          run the network-namespace demo (root)
-  bench         run the benchmarks and write docs/BENCHMARKS.md (root; `bench replay`: replay vs Suricata only; `bench contain`: detect-to-block latency)
+  bench         run the benchmarks and write docs/BENCHMARKS.md (root; `bench replay`: replay vs Suricata only; `bench contain`: detect-to-block latency; `bench lake`: lake cost and query latency; `bench fleet`: fleet propagation)
   lint          cargo fmt --check and clippy -D warnings";
 
 fn main() -> ExitCode {

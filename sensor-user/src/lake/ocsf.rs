@@ -154,3 +154,68 @@ pub fn write_line(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, v)?;
     out.write_all(b"\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        agents::finding::{Entities, Evidence, Finding, Severity},
+        correlate::incident::FindingRecord,
+    };
+
+    fn incident() -> Incident {
+        let src: std::net::IpAddr = "10.201.0.2".parse().expect("ip");
+        let dst: std::net::IpAddr = "10.201.0.1".parse().expect("ip");
+        let f = Finding::new(
+            "port_scan",
+            "syn_scan",
+            1_796_670_000_000_000_000,
+            0.52,
+            Severity::Medium,
+            "T1046",
+            Entities { src: Some(src), dst: Some(dst), port: Some(22), ..Entities::default() },
+            Evidence::default(),
+            "10.201.0.2 probed 10 distinct ports <script>".into(),
+        );
+        let mut i = Incident::new(7, f.ts_ns, Severity::Medium);
+        i.stages.insert(Stage::Recon);
+        i.techniques.insert("T1046".into());
+        i.adversaries.insert(src);
+        i.targets.insert(dst);
+        i.confidence = 0.52;
+        i.findings_total = 1;
+        i.findings.push(FindingRecord::of(&f, Stage::Recon));
+        i
+    }
+
+    #[test]
+    fn an_incident_is_a_detection_finding_with_its_attacks_evidence_and_observables() {
+        let i = incident();
+        let v = detection_finding(&i, 1_796_670_001_000_000_000, true, "gw1");
+        assert_eq!(v["class_uid"], 2004);
+        assert_eq!(v["category_uid"], 2);
+        assert_eq!(v["activity_id"], 1);
+        assert_eq!(v["type_uid"], 200401);
+        assert_eq!(v["severity_id"], 3);
+        assert_eq!(v["confidence_score"], 52);
+        assert_eq!(v["time"], 1_796_670_001_000u64);
+        assert_eq!(v["metadata"]["version"], OCSF_VERSION);
+        assert_eq!(v["finding_info"]["uid"], "gw1:incident:7");
+        assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1046");
+        assert_eq!(v["finding_info"]["attacks"][0]["tactic"]["uid"], "TA0043");
+        assert_eq!(v["evidences"][0]["src_endpoint"]["ip"], "10.201.0.2");
+        assert_eq!(v["evidences"][0]["dst_endpoint"]["port"], 22);
+        assert_eq!(v["observables"][0]["value"], "10.201.0.2");
+        assert_eq!(v["disposition"], "Detected");
+        // An update of the same incident.
+        let u = detection_finding(&i, 1_796_670_002_000_000_000, false, "gw1");
+        assert_eq!((u["activity_id"].as_u64(), u["type_uid"].as_u64()), (Some(2), Some(200402)));
+        // Hostile text stays data.
+        let mut out = Vec::new();
+        write_line(&mut out, &v).expect("write");
+        let line = String::from_utf8(out).expect("utf8");
+        assert_eq!(line.lines().count(), 1);
+        let back: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert!(back["evidences"][0]["data"]["reason"].as_str().is_some_and(|r| r.ends_with("<script>")));
+    }
+}
