@@ -295,9 +295,20 @@ impl Tmpfs {
         Self(dir.to_owned())
     }
 
+    /// Remounts with `opt`; a read-only remount is refused (busy) while a file is open for
+    /// writing, e.g. during one of the sensor's commits, so it is tried again for a while.
     fn remount(&self, opt: &str) {
-        let st = Command::new("mount").args(["-o", &format!("remount,{opt}")]).arg(&self.0).status();
-        assert!(st.is_ok_and(|s| s.success()), "remount {opt}");
+        let t0 = Instant::now();
+        loop {
+            let out = Command::new("mount").args(["-o", &format!("remount,{opt}")]).arg(&self.0).output();
+            match out {
+                Ok(o) if o.status.success() => return,
+                Ok(_) if t0.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                o => panic!("remount {opt}: {o:?}"),
+            }
+        }
     }
 }
 

@@ -36,50 +36,39 @@ fn replace_section(md: &str, heading: &str, section: &str) -> String {
 
 pub fn run(extra: &[String]) -> Result<()> {
     let doc = root().join("docs/BENCHMARKS.md");
-    if extra.first().map(String::as_str) == Some("replay") {
-        let section = bench_replay::run()?;
+    let one = match extra.first().map(String::as_str) {
+        Some("replay") => Some((REPLAY_HEADING, None)),
+        Some("rules") => Some((RULES_HEADING, None)),
+        Some("lake") => Some((LAKE_HEADING, None)),
+        Some("fleet") => Some((FLEET_HEADING, Some("fleet"))),
+        Some("contain") => Some((CONTAIN_HEADING, Some("containment"))),
+        _ => None,
+    };
+    if let Some((heading, live)) = one {
+        // The live benchmarks load the kernel object and create network namespaces.
+        let object = match live {
+            Some(what) => {
+                if !is_root() {
+                    bail!(
+                        "the {what} benchmark creates network namespaces: run `sudo -E cargo xtask bench {}`",
+                        extra[0]
+                    );
+                }
+                util::ensure_kernel_mounts()?;
+                Some(build::ebpf(&toolchain::ensure()?)?)
+            }
+            None => None,
+        };
+        let section = match (extra[0].as_str(), object.as_deref()) {
+            ("replay", _) => bench_replay::run()?,
+            ("rules", _) => crate::bench_rules::run()?,
+            ("lake", _) => crate::bench_lake::run()?,
+            ("fleet", Some(o)) => crate::bench_fleet::run(o)?,
+            (_, Some(o)) => crate::bench_contain::run(o)?,
+            (other, None) => bail!("unknown benchmark {other}"),
+        };
         let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        std::fs::write(&doc, replace_section(&md, REPLAY_HEADING, &section))?;
-        eprintln!("{section}\nwrote {}", doc.display());
-        return Ok(());
-    }
-    if extra.first().map(String::as_str) == Some("rules") {
-        let section = crate::bench_rules::run()?;
-        let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        std::fs::write(&doc, replace_section(&md, RULES_HEADING, &section))?;
-        eprintln!("{section}\nwrote {}", doc.display());
-        return Ok(());
-    }
-    if extra.first().map(String::as_str) == Some("lake") {
-        let section = crate::bench_lake::run()?;
-        let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        std::fs::write(&doc, replace_section(&md, LAKE_HEADING, &section))?;
-        eprintln!("{section}\nwrote {}", doc.display());
-        return Ok(());
-    }
-    if extra.first().map(String::as_str) == Some("fleet") {
-        if !is_root() {
-            bail!("the fleet benchmark creates network namespaces: run `sudo -E cargo xtask bench fleet`");
-        }
-        util::ensure_kernel_mounts()?;
-        let tc = toolchain::ensure()?;
-        let object = build::ebpf(&tc)?;
-        let section = crate::bench_fleet::run(&object)?;
-        let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        std::fs::write(&doc, replace_section(&md, FLEET_HEADING, &section))?;
-        eprintln!("{section}\nwrote {}", doc.display());
-        return Ok(());
-    }
-    if extra.first().map(String::as_str) == Some("contain") {
-        if !is_root() {
-            bail!("the containment benchmark creates network namespaces: run `sudo -E cargo xtask bench contain`");
-        }
-        util::ensure_kernel_mounts()?;
-        let tc = toolchain::ensure()?;
-        let object = build::ebpf(&tc)?;
-        let section = crate::bench_contain::run(&object)?;
-        let md = std::fs::read_to_string(&doc).unwrap_or_default();
-        std::fs::write(&doc, replace_section(&md, CONTAIN_HEADING, &section))?;
+        std::fs::write(&doc, replace_section(&md, heading, &section))?;
         eprintln!("{section}\nwrote {}", doc.display());
         return Ok(());
     }

@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{Teardown, apt_install, cargo, root, which};
+use crate::util::{Teardown, apt_install, cargo, ip, quantile, root, which};
 
 const NS_IN: &str = "sensor-bench-in";
 const NS_OUT: &str = "sensor-bench-out";
@@ -23,7 +23,8 @@ const PIN_DIR: &str = "/sys/fs/bpf/sensor-bench-contain";
 const STATE_DIR: &str = "/run/sensor-bench-contain";
 const TRIALS: usize = 250;
 
-const POLICY: &str = r#"version = "bench-contain"
+/// Contains any scan at once (also the fleet benchmark's policy).
+pub(crate) const POLICY: &str = r#"version = "bench-contain"
 [policy]
 min_confidence = 0.0
 [defaults]
@@ -34,19 +35,6 @@ max_active_blocks = 100000
 max_new_blocks_per_minute = 100000
 ttl_ladder = ["10m"]
 "#;
-
-fn ip(args: &[&str]) -> Result<()> {
-    let st = Command::new("ip").args(args).status()?;
-    if !st.success() {
-        bail!("ip {args:?} failed");
-    }
-    Ok(())
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 /// Runs the benchmark; returns the markdown section.
 pub fn run(object: &std::path::Path) -> Result<String> {
@@ -134,12 +122,7 @@ pub fn run(object: &std::path::Path) -> Result<String> {
     }
     lat.sort_by(f64::total_cmp);
     rtt.sort_by(f64::total_cmp);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = crate::util::cpu_model();
     Ok(format!(
         "## Detect-to-block latency (live, veth pair)\n\n\
          `cargo xtask bench contain`: {TRIALS} scanner addresses each complete a port-scan condition (the fifth refused \
@@ -151,9 +134,9 @@ pub fn run(object: &std::path::Path) -> Result<String> {
          Targets: p50 <= 1 ms, p99 <= 10 ms. {failed} trial(s) saw no block within 2 s.\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         lat.len(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
+        quantile(&lat, 0.5),
+        quantile(&lat, 0.99),
         lat[lat.len() - 1],
-        if rtt.is_empty() { 0.0 } else { pct(&rtt, 0.5) },
+        if rtt.is_empty() { 0.0 } else { quantile(&rtt, 0.5) },
     ))
 }

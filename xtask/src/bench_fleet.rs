@@ -15,7 +15,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{Teardown, apt_install, cargo, root};
+use crate::{
+    bench_contain::POLICY,
+    util::{Teardown, apt_install, cargo, ip, quantile, root},
+};
 
 const NS: [&str; 5] = ["sensor-bf-hub", "sensor-bf-gw1", "sensor-bf-att1", "sensor-bf-gw2", "sensor-bf-att2"];
 const PIN_DIRS: [&str; 2] = ["/sys/fs/bpf/sensor-bench-fleet1", "/sys/fs/bpf/sensor-bench-fleet2"];
@@ -24,18 +27,6 @@ const STATE: [&str; 3] = ["/run/sensor-bench-fleet1", "/run/sensor-bench-fleet2"
 const DIRS: [&str; 5] = [PIN_DIRS[0], PIN_DIRS[1], STATE[0], STATE[1], STATE[2]];
 const GW_ADDR: &str = "10.89.0.1";
 const TRIALS: usize = 100;
-
-const POLICY: &str = r#"version = "bench-fleet"
-[policy]
-min_confidence = 0.0
-[defaults]
-impact = 100.0
-false_positive_cost = 1.0
-[limits]
-max_active_blocks = 100000
-max_new_blocks_per_minute = 100000
-ttl_ladder = ["10m"]
-"#;
 
 const PROBE: &str = r#"
 import errno, select, socket, sys, time
@@ -61,14 +52,6 @@ print("none", flush=True)
 
 const SCAN: &str = "import socket,sys\nfor p in range(2000,2010):\n    s=socket.socket()\n    s.bind((sys.argv[2],0))\n    s.settimeout(0.2)\n    try:\n        s.connect((sys.argv[1],p))\n    except Exception:\n        pass\n    s.close()\n";
 
-fn ip(args: &[&str]) -> Result<()> {
-    let st = Command::new("ip").args(args).status()?;
-    if !st.success() {
-        bail!("ip {args:?} failed");
-    }
-    Ok(())
-}
-
 fn link(a: (&str, &str, &str), b: (&str, &str, &str)) -> Result<()> {
     ip(&["-n", a.0, "link", "add", a.1, "type", "veth", "peer", "name", b.1, "netns", b.0])?;
     for (ns, ifc, addr) in [a, b] {
@@ -83,11 +66,6 @@ fn in_ns(ns: &str, program: &str) -> Command {
     let mut c = Command::new("nsenter");
     c.arg(format!("--net=/run/netns/{ns}")).arg("--").arg(program);
     c
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// The `at_ns` of the applied block of `cidr` in an audit log.
@@ -105,7 +83,7 @@ fn decided_at(audit: &str, cidr: &str) -> Option<u64> {
 /// Runs the benchmark; returns the markdown section.
 pub fn run(object: &std::path::Path) -> Result<String> {
     apt_install(&["iproute2", "util-linux", "python3", "nats-server"])?;
-    crate::util::run(cargo().args(["build", "--release", "--bin", "sensor"]))?;
+    crate::util::run(cargo().args(["build", "--release", "-p", "sensor-user", "--bin", "sensor"]))?;
     let mut guard = Teardown::new(&NS, &DIRS);
     guard.all();
     let [hub, gw1, att1, gw2, att2] = NS;
@@ -211,12 +189,7 @@ pub fn run(object: &std::path::Path) -> Result<String> {
         bail!("no trial propagated");
     }
     lat.sort_by(f64::total_cmp);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = crate::util::cpu_model();
     Ok(format!(
         "## Fleet propagation (live, NATS JetStream)\n\n\
          `cargo xtask bench fleet`: two gateways (release sensors, `--agents port_scan`, a policy containing any scan) \
@@ -227,8 +200,8 @@ pub fn run(object: &std::path::Path) -> Result<String> {
          | trials | p50 | p99 | max |\n|---:|---:|---:|---:|\n| {}/{TRIALS} | {:.1} ms | {:.1} ms | {:.1} ms |\n\n\
          {missed} trial(s) saw no drop within 10 s.\n",
         lat.len(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
+        quantile(&lat, 0.5),
+        quantile(&lat, 0.99),
         lat[lat.len() - 1],
     ))
 }

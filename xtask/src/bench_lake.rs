@@ -120,12 +120,7 @@ pub fn run() -> Result<String> {
             sensor_s / duck
         ));
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
+    let cpu = util::cpu_model();
     let pps = |t: f64| packets as f64 / t;
     Ok(format!(
         "## Lake: write cost and query latency\n\n\

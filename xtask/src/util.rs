@@ -169,6 +169,31 @@ impl Drop for Teardown {
     }
 }
 
+/// The CPU model, for benchmark reports.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// The `p` quantile (0..1) of sorted values, nearest rank.
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// `ip ARGS`, failing on a non-zero exit.
+pub fn ip(args: &[&str]) -> Result<()> {
+    let st = Command::new("ip").args(args).status()?;
+    if !st.success() {
+        bail!("ip {args:?} failed");
+    }
+    Ok(())
+}
+
 /// Two namespaces joined by a veth pair, with the given addresses (CIDR notation), links up.
 pub fn veth_pair(a: (&str, &str, &str), b: (&str, &str, &str)) -> Result<()> {
     let ip = |args: &[&str]| -> Result<()> {

@@ -4,23 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::schema::Table;
+use crate::packet::eve::civil_from_days;
 
 /// Nanoseconds in an hour.
 pub const HOUR_NS: u64 = 3_600_000_000_000;
-
-/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
 
 /// The partition directory (relative to the root) of rows in the hour starting at `hour_ns`.
 pub fn partition(table: Table, hour_ns: u64) -> PathBuf {

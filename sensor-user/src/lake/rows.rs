@@ -12,7 +12,7 @@ use crate::{
         finding::Finding,
     },
     correlate::{incident::Incident, stage::Stage},
-    event::{Event, c_str},
+    event::Event,
     packet::{
         Direction,
         app::{
@@ -52,6 +52,14 @@ fn opt_ip(r: &mut Row<'_>, a: Option<IpAddr>) {
     };
 }
 
+/// A NUL-terminated kernel string as text, borrowed when it is valid UTF-8 (no allocation
+/// per event in the common case).
+fn text(bytes: &[u8], len: usize) -> std::borrow::Cow<'_, str> {
+    let b = &bytes[..len.min(bytes.len())];
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end])
+}
+
 fn proc_cols(r: &mut Row<'_>, p: &sensor_common::event::ProcInfo) {
     r.u64(u64::from(p.tgid))
         .u64(u64::from(p.pid))
@@ -59,7 +67,7 @@ fn proc_cols(r: &mut Row<'_>, p: &sensor_common::event::ProcInfo) {
         .u64(u64::from(p.uid))
         .u64(u64::from(p.gid))
         .u64(p.cgroup_id)
-        .str(&c_str(&p.comm, p.comm.len()));
+        .str(&text(&p.comm, p.comm.len()));
 }
 
 impl LakeSink {
@@ -237,7 +245,7 @@ impl LakeSink {
             Event::Exec(e) => self.row(Table::Process, ts, |r| {
                 r.str("exec");
                 proc_cols(r, &e.proc);
-                r.str(&c_str(&e.filename, e.filename_len as usize));
+                r.str(&text(&e.filename, e.filename_len as usize));
                 let argv = &e.argv[..(e.argv_len as usize).min(e.argv.len())];
                 let args = argv.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy);
                 r.fmt(format_args!("{}", DisplayJoin(args, ' ')));
@@ -268,7 +276,7 @@ impl LakeSink {
             }),
             Event::Open(o) => self.row(Table::Open, ts, |r| {
                 proc_cols(r, &o.proc);
-                r.str(&c_str(&o.filename, o.filename_len as usize)).i64(i64::from(o.flags));
+                r.str(&text(&o.filename, o.filename_len as usize)).i64(i64::from(o.flags));
             }),
             Event::SetId(s) | Event::Ptrace(s) | Event::ModuleLoad(s) | Event::BpfCall(s) => {
                 let name = match ev {

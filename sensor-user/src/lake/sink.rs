@@ -1,8 +1,10 @@
 //! A producer's side of the lake: one buffer per table, owned by the thread that writes the
 //! rows (no lock). A buffer rolls over into a batch for the writer when it reaches
-//! `batch_rows` or `batch_bytes`, when a row falls in another hour (one partition per
-//! file), or at a tick `flush_interval` after its first row; `flush` (and drop) hands over
-//! the rest.
+//! `batch_rows` or `batch_bytes`, or at a tick `flush_interval` after its first row;
+//! `flush` (and drop) hands over the rest. A batch's partition is the UTC hour in which its
+//! first row was buffered (storage time): the `ts` column keeps each row's event time, so a
+//! replay of an old capture is neither scattered over thousands of tiny partitions nor
+//! removed at once by age retention.
 //!
 //! Live sensors never wait for the lake: a full writer queue drops the batch and counts
 //! its rows. Replay waits instead (`backpressure`), so an offline lake is complete.
@@ -60,19 +62,16 @@ impl LakeSink {
     /// Appends a row to `table` at event time `ts_ns`: `ts` and `host` are filled here,
     /// `fill` sets the table's other columns in order.
     pub fn row(&mut self, table: Table, ts_ns: u64, fill: impl FnOnce(&mut Row<'_>)) {
-        let hour = hour_of(ts_ns);
         let slot = table as usize;
-        if self.open[slot].as_ref().is_some_and(|o| o.buf.rows() > 0 && o.hour != hour) {
-            self.ship(table);
-        }
         let rows = self.cfg.batch_rows;
         let o = self.open[slot].get_or_insert_with(|| Open {
             buf: TableBuffer::new(table, rows.min(4096)),
-            hour,
+            hour: 0,
             born: Instant::now(),
         });
         if o.buf.rows() == 0 {
-            o.hour = hour;
+            // One clock read per batch, not per row.
+            o.hour = hour_of(crate::respond::wall_ns());
             o.born = Instant::now();
         }
         let host = &self.cfg.host;

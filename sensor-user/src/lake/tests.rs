@@ -7,7 +7,7 @@ use std::{path::Path, time::Duration};
 use super::{
     Lake, LakeConfig, Maintenance, Table,
     maintain::{self, read_file},
-    path::{HOUR_NS, data_files},
+    path::{self, HOUR_NS, data_files},
     query::{self, Format},
 };
 use crate::audit::test_support::TempDir;
@@ -20,6 +20,7 @@ fn cfg(root: &Path) -> LakeConfig {
         host: "testhost".into(),
         batch_rows: 100,
         retry: Duration::from_millis(50),
+        maintain_at_exit: false,
         ..LakeConfig::replay(root.to_owned())
     }
 }
@@ -45,14 +46,20 @@ fn rows_become_hive_partitioned_parquet_files_that_sql_reads() {
     let dir = TempDir::new("lake-rows");
     let lake = Lake::open(cfg(dir.path())).expect("lake opens");
     log_rows(&lake, 250, T0);
-    // Rows in the next hour go to their own partition.
+    // Rows of another event hour: the partition is the storage hour, the event time stays
+    // in `ts`.
+    let stored = crate::respond::wall_ns();
     log_rows(&lake, 10, T0 + HOUR_NS);
     lake.finish();
     let files = data_files(dir.path(), Table::Log);
-    // 250 rows at 100 per batch: 3 files in hour 19, 1 in hour 20.
+    // 250 rows at 100 per batch: 3 files, then 1 for the other sink.
     assert_eq!(files.len(), 4, "{files:?}");
-    assert!(files[0].0.to_string_lossy().contains("table=log/date=2026-12-07/hour=19/part-"));
-    assert!(files[3].0.to_string_lossy().contains("table=log/date=2026-12-07/hour=20/part-"));
+    let now = crate::respond::wall_ns();
+    for (p, hour) in &files {
+        assert!(p.to_string_lossy().contains("table=log/date="), "{}", p.display());
+        assert!(*hour == path::hour_of(stored) || *hour == path::hour_of(now), "{}", p.display());
+    }
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM log WHERE ts >= '2026-12-07T20:00:00Z'"), 10);
     assert_eq!(count(dir.path(), "SELECT count(*) FROM log"), 260);
     assert_eq!(count(dir.path(), "SELECT count(*) FROM log WHERE outcome = 'failure' AND host = 'testhost'"), 130);
     let r = query::run(dir.path(), "SELECT user, ts FROM log ORDER BY ts LIMIT 2").expect("query");
@@ -91,7 +98,8 @@ fn a_corrupt_file_is_skipped_and_reported_and_the_rest_still_answers() {
     let lake = Lake::open(cfg(dir.path())).expect("lake opens");
     log_rows(&lake, 100, T0);
     lake.finish();
-    let part = dir.path().join("table=log/date=2026-12-07/hour=19");
+    let files = data_files(dir.path(), Table::Log);
+    let part = files[0].0.parent().expect("partition");
     std::fs::write(part.join("part-0000000000000-1-000001.parquet"), b"PAR1 this is not parquet").expect("write");
     let r = query::run(dir.path(), "SELECT count(*) FROM log").expect("query runs despite the bad file");
     assert_eq!(r.skipped.len(), 1);
@@ -179,13 +187,20 @@ fn compaction_merges_small_files_once_and_recovery_finishes_an_interrupted_one()
 #[test]
 fn retention_removes_old_partitions_then_oldest_files_over_the_size_bound() {
     let dir = TempDir::new("lake-retain");
-    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    let lake = Lake::open(LakeConfig { maintain_at_exit: false, ..cfg(dir.path()) }).expect("lake opens");
     let now = crate::respond::wall_ns();
-    log_rows(&lake, 10, now - 40 * 86_400 * 1_000_000_000);
-    log_rows(&lake, 10, now - 2 * HOUR_NS);
-    log_rows(&lake, 10, now);
+    for _ in 0..3 {
+        log_rows(&lake, 10, now);
+    }
     lake.finish();
-    assert_eq!(data_files(dir.path(), Table::Log).len(), 3);
+    // Two of the three files as if stored 40 days and 2 hours ago.
+    let files = data_files(dir.path(), Table::Log);
+    assert_eq!(files.len(), 3);
+    for ((p, _), ago) in files.iter().zip([40 * 24 * HOUR_NS, 2 * HOUR_NS]) {
+        let old = dir.path().join(path::partition(Table::Log, path::hour_of(now - ago)));
+        std::fs::create_dir_all(&old).expect("mkdir");
+        std::fs::rename(p, old.join(p.file_name().expect("name"))).expect("move");
+    }
     let m = Maintenance { max_age: Some(Duration::from_secs(30 * 86_400)), ..Maintenance::default() };
     let r = maintain::run(dir.path(), &m);
     assert_eq!(r.expired, 1);

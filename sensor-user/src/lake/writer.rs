@@ -35,7 +35,7 @@ use super::{
 pub struct Batch {
     /// Its table.
     pub table: Table,
-    /// The hour its rows fall in (partition).
+    /// The UTC hour its first row was buffered in (its partition).
     pub hour_ns: u64,
     /// The rows.
     pub rows: RecordBatch,

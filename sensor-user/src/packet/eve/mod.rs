@@ -15,6 +15,7 @@ use std::io::{self, Write};
 
 pub use alert::AlertCtx;
 pub use community_id::community_id;
+pub(crate) use json::civil_from_days;
 pub use json::{Json, escape, timestamp};
 pub use records::{FlowCtx, ip, proto_name, tls_version_name};
 
