@@ -314,6 +314,8 @@ impl Link {
                 filter_subject: "sensor.*.*.decision".into(),
                 deliver_policy: DeliverPolicy::All,
                 ack_policy: AckPolicy::Explicit,
+                // A message delivered to a poll given up on comes back this soon.
+                ack_wait: Duration::from_secs(5),
                 ..Default::default()
             },
         )
@@ -368,7 +370,10 @@ impl Link {
             .messages()
             .await
             .map_err(|e| format!("fetch: {e}"))?;
-        while let Some(m) = batch.next().await {
+        // The client waits 5 s past the expiry when the server's timeout status is missed;
+        // never wait that long for an empty poll.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(Some(m)) = tokio::time::timeout_at(deadline, batch.next()).await {
             let m = m.map_err(|e| format!("fetch: {e}"))?;
             if let Ok(msg) = serde_json::from_slice::<FleetMessage>(&m.payload) {
                 if msg.host() != self.cfg.id {
