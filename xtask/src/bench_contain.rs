@@ -4,11 +4,7 @@
 //! until the XDP block stops answering (benches/scripts/contain_latency.py). Reports p50,
 //! p99 and max over the trials, and the probe round trip (the resolution).
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -64,25 +60,9 @@ pub fn run(object: &std::path::Path) -> Result<String> {
         .stderr(Stdio::piped())
         .spawn()
         .context("starting the sensor")?;
-    let err = child.stderr.take().context("stderr")?;
+    let rx = crate::util::stderr_lines(&mut child)?;
     guard.children.push(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let t0 = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if l.contains("sensor running") => break,
-            Ok(_) => {}
-            Err(_) => bail!("the sensor did not start"),
-        }
-        if t0.elapsed() > Duration::from_secs(30) {
-            bail!("the sensor did not start");
-        }
-    }
+    crate::util::wait_line(&rx, |l| l.contains("sensor running"), "the sensor did not start")?;
     let out = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{NS_OUT}"))
         .args(["--", "python3"])

@@ -10,7 +10,7 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
@@ -137,28 +137,11 @@ pub fn run(object: &std::path::Path) -> Result<String> {
             .stderr(Stdio::piped())
             .spawn()
             .context("starting a sensor")?;
-        let err = child.stderr.take().context("stderr")?;
+        readers.push(crate::util::stderr_lines(&mut child)?);
         guard.children.push(child);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        readers.push(rx);
     }
     for rx in &readers {
-        let t0 = Instant::now();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(l) if l.starts_with("fleet: connected") => break,
-                Ok(_) => {}
-                Err(_) => bail!("a sensor did not join the fleet"),
-            }
-            if t0.elapsed() > Duration::from_secs(30) {
-                bail!("a sensor did not join the fleet");
-            }
-        }
+        crate::util::wait_line(rx, |l| l.starts_with("fleet: connected"), "a sensor did not join the fleet")?;
     }
     let mut lat = Vec::new();
     let mut missed = 0;

@@ -169,6 +169,33 @@ impl Drop for Teardown {
     }
 }
 
+/// The lines `child` prints on stderr (piped), as they come.
+pub fn stderr_lines(child: &mut std::process::Child) -> Result<std::sync::mpsc::Receiver<String>> {
+    use std::io::BufRead;
+    let err = child.stderr.take().context("stderr is not piped")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    Ok(rx)
+}
+
+/// Waits up to 30 s for a line of `rx` that `pred` accepts; fails with `what`.
+pub fn wait_line(rx: &std::sync::mpsc::Receiver<String>, pred: impl Fn(&str) -> bool, what: &str) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(30);
+    while t0.elapsed() < limit {
+        match rx.recv_timeout(limit.saturating_sub(t0.elapsed())) {
+            Ok(l) if pred(&l) => return Ok(()),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    bail!("{what}")
+}
+
 /// The CPU model, for benchmark reports.
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")

@@ -42,14 +42,16 @@ pub struct RuntimeStats {
     pub latency: Vec<crate::metrics::Histogram>,
     /// Findings written, per agent (in [`Runtime::agents`] order).
     pub findings: Vec<AtomicU64>,
+    /// The agents' names, in that order.
+    pub names: Vec<&'static str>,
     /// Findings of agents not in the list (signatures: `sid:N`).
     pub findings_other: AtomicU64,
 }
 
 impl RuntimeStats {
-    /// Counts one written finding of `agent`, one of `names`.
-    pub fn count_finding(&self, names: &[&'static str], agent: &str) {
-        match names.iter().position(|n| *n == agent).and_then(|i| self.findings.get(i)) {
+    /// Counts one written finding of `agent`.
+    pub fn count_finding(&self, agent: &str) {
+        match self.names.iter().position(|n| *n == agent).and_then(|i| self.findings.get(i)) {
             Some(c) => c.fetch_add(1, Relaxed),
             None => self.findings_other.fetch_add(1, Relaxed),
         };
@@ -233,6 +235,7 @@ impl Runtime {
         let stats = Arc::new(RuntimeStats {
             latency: names.iter().map(|_| crate::metrics::Histogram::default()).collect(),
             findings: names.iter().map(|_| AtomicU64::new(0)).collect(),
+            names: names.clone(),
             ..RuntimeStats::default()
         });
         let mut senders = Vec::new();

@@ -239,11 +239,20 @@ impl Row<'_> {
         I: IntoIterator<Item = D>,
         D: std::fmt::Display,
     {
+        self.join_with(",", items)
+    }
+
+    /// Text items joined by `sep`.
+    pub fn join_with<I, D>(&mut self, sep: &str, items: I) -> &mut Self
+    where
+        I: IntoIterator<Item = D>,
+        D: std::fmt::Display,
+    {
         match self.col() {
             Some(Builder::Str(b)) => {
                 for (i, it) in items.into_iter().enumerate() {
                     if i > 0 {
-                        let _ = b.write_str(",");
+                        let _ = b.write_str(sep);
                     }
                     let _ = write!(b, "{it}");
                 }

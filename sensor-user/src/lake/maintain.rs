@@ -152,7 +152,7 @@ fn compact_partition(t: Table, inputs: &[&PathBuf], r: &mut MaintenanceReport) {
     if used.len() < 2 {
         return;
     }
-    let output = file_name(0).replace("part-", "part-c");
+    let output = file_name("part-c", 0);
     let journal = Journal {
         output: output.clone(),
         inputs: used.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect(),

@@ -248,7 +248,7 @@ impl LakeSink {
                 r.str(&text(&e.filename, e.filename_len as usize));
                 let argv = &e.argv[..(e.argv_len as usize).min(e.argv.len())];
                 let args = argv.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy);
-                r.fmt(format_args!("{}", DisplayJoin(args, ' ')));
+                r.join_with(" ", args);
                 r.null();
             }),
             Event::Exit(e) => self.row(Table::Process, ts, |r| {
@@ -308,23 +308,4 @@ fn rdata(d: &DnsData) -> Option<String> {
         DnsData::Soa { mname, .. } => String::from_utf8_lossy(mname).into_owned(),
         DnsData::Other(_) => return None,
     })
-}
-
-/// Items displayed with a separator, as one value for [`Row::join`].
-struct DisplayJoin<I>(I, char);
-
-impl<I, D> std::fmt::Display for DisplayJoin<I>
-where
-    I: Iterator<Item = D> + Clone,
-    D: std::fmt::Display,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, it) in self.0.clone().enumerate() {
-            if i > 0 {
-                write!(f, "{}", self.1)?;
-            }
-            write!(f, "{it}")?;
-        }
-        Ok(())
-    }
 }

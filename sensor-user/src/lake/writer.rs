@@ -267,7 +267,7 @@ impl Writer {
 fn commit(root: &Path, b: &Batch, seq: u64) -> Result<u64, LakeError> {
     let dir = root.join(partition(b.table, b.hour_ns));
     std::fs::create_dir_all(&dir).map_err(|source| LakeError::Io { path: dir.clone(), source })?;
-    let name = file_name(seq);
+    let name = file_name("part", seq);
     let tmp = dir.join(format!(".{name}.tmp"));
     let done = dir.join(&name);
     let r = write_parquet(&tmp, std::slice::from_ref(&b.rows)).and_then(|bytes| {
@@ -280,10 +280,11 @@ fn commit(root: &Path, b: &Batch, seq: u64) -> Result<u64, LakeError> {
     r
 }
 
-/// A committed file's name: unique across processes and restarts.
-pub fn file_name(seq: u64) -> String {
+/// A committed file's name (`prefix` "part", or "part-c" for compacted files): unique
+/// across processes and restarts.
+pub fn file_name(prefix: &str, seq: u64) -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    format!("part-{ms:013}-{}-{seq:06}.parquet", std::process::id())
+    format!("{prefix}-{ms:013}-{}-{seq:06}.parquet", std::process::id())
 }
 
 /// Writes `batches` (one schema) to `path` as Parquet and syncs it; returns the file size.

@@ -57,12 +57,12 @@ impl Observer {
         self.findings_seen = sent;
         let mut n = 0;
         let print = self.print;
-        let (st, names) = (std::sync::Arc::clone(self.runtime.stats()), self.runtime.agents().to_vec());
+        let st = std::sync::Arc::clone(self.runtime.stats());
         self.runtime.drain(|f| {
             if print {
                 eprintln!("{}", finding_line(&f));
             }
-            st.count_finding(&names, f.agent);
+            st.count_finding(f.agent);
             eve.finding(&f);
             n += 1;
         });
@@ -73,12 +73,12 @@ impl Observer {
     pub fn finish(self, eve: &mut EveWriter) -> (serde_json::Value, u64) {
         let mut n = self.findings;
         let print = self.print;
-        let (st, names) = (std::sync::Arc::clone(self.runtime.stats()), self.runtime.agents().to_vec());
+        let st = std::sync::Arc::clone(self.runtime.stats());
         let state = self.runtime.finish(|f| {
             if print {
                 eprintln!("{}", finding_line(&f));
             }
-            st.count_finding(&names, f.agent);
+            st.count_finding(f.agent);
             eve.finding(&f);
             n += 1;
         });

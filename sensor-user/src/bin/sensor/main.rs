@@ -351,7 +351,7 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     };
     let default_state = if lake.is_some() { None } else { Some(state_dir.join("agents-state.json")) };
     let agents = crate::agents::build(&a.agents, default_state, Some(2), lake_state)?;
-    let agent_stats = agents.as_ref().map(|(rt, _)| (Arc::clone(rt.stats()), rt.agents().to_vec()));
+    let agent_stats = agents.as_ref().map(|(rt, _)| Arc::clone(rt.stats()));
     // Governance: the governor owns the block maps (the only writer from now on), takes
     // findings from the agents' tap on its own thread, and answers the control socket.
     let sig = crate::rules::build(&a.rules, false)?;

@@ -48,8 +48,8 @@ pub struct Sources {
     pub rings: Vec<(&'static str, Arc<ReaderStats>)>,
     /// The packet thread's gauges.
     pub pipeline: Arc<PipelineGauges>,
-    /// The agents' counters and their names.
-    pub agents: Option<(Arc<RuntimeStats>, Vec<&'static str>)>,
+    /// The agents' counters.
+    pub agents: Option<Arc<RuntimeStats>>,
     /// The governor.
     pub governor: Option<SharedGovernor>,
     /// The lake's counters.
@@ -164,7 +164,8 @@ impl Sources {
             "Flows ended by timeout.",
             p.flows_timed_out.load(Relaxed) as f64,
         );
-        if let Some((st, names)) = &self.agents {
+        if let Some(st) = &self.agents {
+            let names = &st.names;
             e.single(
                 "sensor_agent_events_total",
                 "counter",
