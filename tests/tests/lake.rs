@@ -2,7 +2,9 @@
 //! with the same counts as eve.json; `sensor query` in its three formats with a corrupt
 //! file skipped and reported; and, live in a test namespace, /metrics checked by promtool,
 //! the lake filled while the sensor runs, and a full then read-only lake directory that
-//! pauses writes while detection goes on and loses nothing already written.
+//! pauses writes while detection goes on and loses nothing already written; and a slow
+//! scan cut in two by a restart, found because the agents warm up on the lake's recent
+//! history, while a scan reported before the restart is not reported again.
 
 use std::{
     collections::BTreeMap,
@@ -405,4 +407,97 @@ fn a_full_then_read_only_lake_pauses_writes_while_detection_goes_on() {
     );
     let body = scrape_body(&net.ns_a);
     assert_eq!(metric(&body, "sensor_lake_rows_dropped_total"), Some(0.0), "nothing lost: {body}");
+}
+
+/// Connection attempts from `src` (an address of the peer namespace) to `ports` of the
+/// sensor side, all closed: each is a SYN answered by RST.
+fn probe_ports(net: &NetPair, src: &str, ports: std::ops::Range<u16>) {
+    let script = "import socket,sys\nsrc,dst,lo,hi=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4])\nfor p in range(lo,hi):\n    s=socket.socket()\n    s.bind((src,0))\n    s.settimeout(0.2)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
+    let st = NetPair::command(&net.ns_b, "python3")
+        .args([&["-c", script, src, ADDR_A][..], &[&ports.start.to_string(), &ports.end.to_string()]].concat())
+        .status()
+        .expect("python3");
+    assert!(st.success(), "probe script failed");
+}
+
+fn scan_lines(sensor: &SensorProcess, src: &str) -> usize {
+    let needle = format!("{src} probed");
+    sensor.stderr().lines().filter(|l| l.starts_with("finding port_scan") && l.contains(&needle)).count()
+}
+
+#[test]
+fn a_slow_scan_cut_by_a_restart_is_found_from_the_lakes_recent_history() {
+    if !privileged(true) {
+        return;
+    }
+    const LOUD: &str = "10.201.0.2";
+    const SLOW: &str = "10.201.0.5";
+    let net = NetPair::new();
+    let st = Command::new("ip")
+        .args(["-n", &net.ns_b, "addr", "add", &format!("{SLOW}/24"), "dev", &net.if_b])
+        .status()
+        .expect("ip");
+    assert!(st.success());
+    let pins = PinDir::new();
+    let dir = TempDir::new("lake-history-");
+    let l = dir.0.join("lake").to_string_lossy().into_owned();
+    let args = [
+        "--iface",
+        &net.if_a,
+        "--no-tracepoints",
+        "--agents",
+        "port_scan",
+        "--no-govern",
+        "--metrics",
+        "off",
+        "--lake",
+        &l,
+        "--lake-flush",
+        "1",
+    ];
+    let mut first = SensorProcess::start(Some(&net.ns_a), &pins.path, &args);
+    // Before the restart: a loud scan (reported now) and three probes of a slow one (not
+    // yet a scan: five distinct ports make one).
+    probe_ports(&net, LOUD, 3000..3012);
+    probe_ports(&net, SLOW, 4000..4003);
+    wait(|| scan_lines(&first, LOUD) > 0, "the loud scan's finding", || first.stderr());
+    let slow_flows = format!("SELECT count(*) FROM flows WHERE src_ip = '{SLOW}' AND tcp_flags_tc IS NOT NULL");
+    wait(
+        || {
+            let (_, out, _) = sensor_cli(&["query", "--lake", &l, "--csv", &slow_flows]);
+            out.lines().nth(1).and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n >= 3)
+        },
+        "the slow scan's three flows in the lake",
+        || first.stderr(),
+    );
+    assert_eq!(scan_lines(&first, SLOW), 0, "three probes are no scan: {}", first.stderr());
+    assert!(first.stop(Duration::from_secs(20)), "clean exit: {}", first.stderr());
+
+    let second = SensorProcess::start(Some(&net.ns_a), &pins.path, &args);
+    let warm = second
+        .stderr()
+        .lines()
+        .find(|l| l.starts_with("agents: warmed up on"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no warm-up line: {}", second.stderr()));
+    // "... N findings held back": the loud scan, found again on its history, stays quiet.
+    let held: u64 = warm
+        .split(';')
+        .next_back()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("held-back count in {warm:?}"));
+    eprintln!("{warm}");
+    assert!(held >= 1, "{warm}");
+    assert!(warm.contains(" flows,") && !warm.contains("on 0 events"), "{warm}");
+    probe_ports(&net, SLOW, 4003..4006);
+    wait(|| scan_lines(&second, SLOW) > 0, "the slow scan's finding after the restart", || second.stderr());
+    let line = second.stderr().lines().find(|l| l.contains(&format!("{SLOW} probed"))).map(str::to_owned);
+    // Three probes after the restart, at least five counted: both halves.
+    let ports = line
+        .as_deref()
+        .and_then(|l| l.split(" distinct ports").next()?.rsplit(' ').next()?.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("distinct ports in {line:?}"));
+    assert!(ports >= 5, "both halves counted: {line:?}");
+    assert_eq!(scan_lines(&second, LOUD), 0, "the loud scan is not reported twice: {}", second.stderr());
 }

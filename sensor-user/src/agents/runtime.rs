@@ -211,6 +211,19 @@ impl Runtime {
     /// A host for the agents `cfg` enables, with a fresh context, restoring learned
     /// state from `state` (a value written by [`Runtime::finish`]) when given.
     pub fn new(cfg: AgentsConfig, state: Option<&serde_json::Value>) -> std::io::Result<Self> {
+        Ok(Self::with_history(cfg, state, &[])?.0)
+    }
+
+    /// As [`Runtime::new`], then a warm-up on `history` (recent events, oldest first, from
+    /// the lake): every agent instance sees the events it would have seen live (same
+    /// routing, same shard) and is ticked on their time, so its windows continue where the
+    /// last run left them; what the agents find meanwhile is counted and let go, never
+    /// reported (the last run reported it). Runs before the shard threads start.
+    pub fn with_history(
+        cfg: AgentsConfig,
+        state: Option<&serde_json::Value>,
+        history: &[Event],
+    ) -> std::io::Result<(Self, WarmUp)> {
         let context = Arc::new(Context::default());
         let rc = cfg.runtime;
         let (queue, rx) = FindingQueue::bounded(rc.finding_queue);
@@ -238,13 +251,15 @@ impl Runtime {
             names: names.clone(),
             ..RuntimeStats::default()
         });
+        let tick_ns = rc.tick_ms.max(1) * 1_000_000;
+        let mut sets: Vec<_> = (0..rc.shards.max(1)).map(|_| make(&cfg.enabled)).collect();
+        let warm = warm_up(&mut sets, &routes, &context, &queue, history, tick_ns);
         let mut senders = Vec::new();
         let mode = if rc.shards == 0 {
-            Mode::Inline(make(&cfg.enabled))
+            Mode::Inline(sets.pop().unwrap_or_default())
         } else {
             let mut handles = Vec::new();
-            for i in 0..rc.shards {
-                let agents = make(&cfg.enabled);
+            for (i, agents) in sets.into_iter().enumerate() {
                 let (tx, rx_ev) = sync_channel::<Msg>(rc.shard_queue);
                 let (cx, q, st) = (Arc::clone(&context), queue.clone(), Arc::clone(&stats));
                 let handle = std::thread::Builder::new()
@@ -261,11 +276,11 @@ impl Runtime {
             senders,
             context,
             stats,
-            clock_ns: 0,
-            next_tick_ns: 0,
-            tick_ns: rc.tick_ms.max(1) * 1_000_000,
+            clock_ns: warm.last_ns,
+            next_tick_ns: warm.last_ns.saturating_add(tick_ns),
+            tick_ns,
         };
-        Ok(Self { names, front, mode, queue, rx })
+        Ok((Self { names, front, mode, queue, rx }, warm))
     }
 
     /// Names of the running agents.
@@ -371,6 +386,66 @@ impl Runtime {
     }
 }
 
+/// What a warm-up on recent history did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WarmUp {
+    /// History events given to the host.
+    pub events: u64,
+    /// Agent deliveries (an event wanted by three agents counts three).
+    pub deliveries: u64,
+    /// Findings the agents produced on history and that were let go.
+    pub held_back: u64,
+    /// Time of the newest history event (the clock live events continue from).
+    pub last_ns: u64,
+}
+
+/// Feeds `history` to the agent instance sets (one per shard, routed as live events are)
+/// through a muted emitter, ticking every `tick_ns` of event time and once at the end.
+fn warm_up(
+    sets: &mut [Vec<Box<dyn DynAgent>>],
+    routes: &[Route],
+    cx: &Context,
+    queue: &FindingQueue,
+    history: &[Event],
+    tick_ns: u64,
+) -> WarmUp {
+    let mut w = WarmUp::default();
+    if history.is_empty() {
+        return w;
+    }
+    let mut out = Emitter::muted(queue, cx);
+    let n = sets.len().max(1) as u64;
+    let mut next_tick = 0;
+    let tick = |sets: &mut [Vec<Box<dyn DynAgent>>], now: u64, out: &mut Emitter<'_>| {
+        for a in sets.iter_mut().flatten() {
+            a.on_tick(now, cx, out);
+        }
+    };
+    for ev in history {
+        w.events += 1;
+        w.last_ns = w.last_ns.max(ev.ts_ns());
+        cx.observe(ev);
+        let kind = ev.kind();
+        for (i, r) in routes.iter().enumerate() {
+            if r.interest & kind == 0 {
+                continue;
+            }
+            let s = ((r.shard_key)(ev) % n) as usize;
+            if let Some(a) = sets.get_mut(s).and_then(|set| set.get_mut(i)) {
+                a.on_event(ev, cx, &mut out);
+                w.deliveries += 1;
+            }
+        }
+        if w.last_ns >= next_tick {
+            tick(sets, w.last_ns, &mut out);
+            next_tick = w.last_ns.saturating_add(tick_ns);
+        }
+    }
+    tick(sets, w.last_ns, &mut out);
+    w.held_back = out.emitted();
+    w
+}
+
 fn shard_loop(
     mut agents: Vec<Box<dyn DynAgent>>,
     rx: &Receiver<Msg>,
@@ -450,6 +525,86 @@ mod tests {
         let mut n = 0;
         let state = rt.finish(|_| n += 1);
         assert!(state.is_object());
+    }
+
+    const S: u64 = 1_000_000_000;
+
+    /// A SYN from `src` answered by RST on `port` of 10.0.0.1, ended at `t`.
+    fn probe(src: &str, port: u16, t: u64) -> Event {
+        use crate::agents::event::{FlowSummary, tcp};
+        Event::FlowEnd(FlowSummary {
+            ts_ns: t,
+            flow_id: t,
+            client: src.parse().expect("ip"),
+            server: "10.0.0.1".parse().expect("ip"),
+            client_port: 40_000 + port,
+            server_port: port,
+            proto: crate::agents::event::ip_proto::TCP,
+            start_ns: t - 1_000_000,
+            pkts_to_server: 1,
+            pkts_to_client: 1,
+            bytes_to_server: 60,
+            bytes_to_client: 54,
+            flags_to_server: tcp::SYN,
+            flags_to_client: tcp::RST | tcp::ACK,
+            established: false,
+            app: "",
+        })
+    }
+
+    fn scan_config(shards: usize) -> AgentsConfig {
+        let mut cfg = AgentsConfig::defaults();
+        cfg.retain(&["port_scan".to_owned()]).expect("port_scan exists");
+        cfg.runtime.shards = shards;
+        cfg
+    }
+
+    /// Findings of a runtime warmed up on `history`, then fed `live`: (held back, reported).
+    fn run_with(shards: usize, history: &[Event], live: &[Event]) -> (u64, Vec<Finding>) {
+        let (mut rt, warm) = Runtime::with_history(scan_config(shards), None, history).expect("runtime");
+        assert_eq!(warm.events, history.len() as u64);
+        let mut found = Vec::new();
+        rt.drain(|f| found.push(f));
+        assert!(found.is_empty(), "nothing found on history is reported: {found:?}");
+        for ev in live {
+            rt.on_event(ev);
+        }
+        rt.finish(|f| found.push(f));
+        (warm.held_back, found)
+    }
+
+    #[test]
+    fn a_scan_split_by_a_restart_is_found_with_recent_history_and_not_without() {
+        const T: u64 = 1_796_670_000 * S;
+        // Three closed ports before the restart, three after: five make a scan.
+        let before: Vec<Event> = (0..3).map(|i| probe("10.0.0.66", 1000 + i, T + u64::from(i) * S)).collect();
+        let after: Vec<Event> = (3..6).map(|i| probe("10.0.0.66", 1000 + i, T + 30 * S + u64::from(i) * S)).collect();
+        for shards in [0, 3] {
+            let (held, found) = run_with(shards, &before, &after);
+            assert_eq!(held, 0, "three probes are no scan yet");
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.agent == "port_scan" && f.entities.src.is_some_and(|a| a.to_string() == "10.0.0.66")),
+                "shards {shards}: the scan continues across the restart: {found:?}"
+            );
+            let (_, alone) = run_with(shards, &[], &after);
+            assert!(alone.is_empty(), "shards {shards}: the second half alone is no scan: {alone:?}");
+        }
+    }
+
+    #[test]
+    fn a_scan_found_in_history_is_held_back_and_not_reported_again() {
+        const T: u64 = 1_796_670_000 * S;
+        let scan: Vec<Event> = (0..12).map(|i| probe("10.0.0.77", 2000 + i, T + u64::from(i) * S / 10)).collect();
+        // The scanner goes on after the restart, inside the agent's cool-down and in the
+        // same confidence band (a higher band would be news, and reported).
+        let more: Vec<Event> = (12..13).map(|i| probe("10.0.0.77", 2000 + i, T + 10 * S + u64::from(i) * S)).collect();
+        for shards in [0, 2] {
+            let (held, found) = run_with(shards, &scan, &more);
+            assert!(held >= 1, "shards {shards}: the scan was found during the warm-up");
+            assert!(found.is_empty(), "shards {shards}: and not reported again: {found:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod baselines;
 mod batch;
+pub mod history;
 pub mod maintain;
 pub mod ocsf;
 pub mod path;

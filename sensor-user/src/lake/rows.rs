@@ -94,6 +94,12 @@ impl LakeSink {
             }
             r.opt_u64(flow.icmp[0].map(|(t, _)| u64::from(t)));
             r.opt_u64(flow.icmp[0].map(|(_, c)| u64::from(c)));
+            if flow.key.proto == proto::TCP {
+                r.fmt(format_args!("{:02x}", flow.tcp_flags[0]));
+                r.fmt(format_args!("{:02x}", flow.tcp_flags[1]));
+            } else {
+                r.null().null();
+            }
         });
     }
 

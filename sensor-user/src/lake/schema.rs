@@ -225,6 +225,8 @@ impl Table {
                     ("tcp_flags", Kind::Str, "TCP flags seen in both directions, hex"),
                     ("icmp_type", Kind::I64, "ICMP type of the first packet"),
                     ("icmp_code", Kind::I64, "ICMP code of the first packet"),
+                    ("tcp_flags_ts", Kind::Str, "TCP flags sent by the client, hex"),
+                    ("tcp_flags_tc", Kind::Str, "TCP flags sent by the server, hex"),
                 ]
             ],
             Table::Dns => cols![

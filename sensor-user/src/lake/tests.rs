@@ -224,3 +224,129 @@ fn baselines_are_read_back_newest_first_for_this_host() {
     assert_eq!(got.map(|(_, v)| v), Some(serde_json::json!({"v": 2})));
     assert!(super::baselines::load(dir.path(), "otherhost").0.is_none());
 }
+
+fn v4(a: [u8; 4]) -> [u8; 16] {
+    let mut b = [0; 16];
+    b[..4].copy_from_slice(&a);
+    b
+}
+
+/// A finished flow from 10.0.0.9:`cport` to 10.0.0.1:`dport`.
+fn flow(
+    id: u64,
+    proto: u8,
+    cport: u16,
+    dport: u16,
+    t: u64,
+    flags: [u8; 2],
+    pkts: [u64; 2],
+) -> crate::packet::flow::Flow {
+    let key = sensor_common::flow::FlowKey {
+        saddr: v4([10, 0, 0, 9]),
+        daddr: v4([10, 0, 0, 1]),
+        sport: cport,
+        dport,
+        vlan: 0,
+        proto,
+        family: sensor_common::flow::family::V4,
+    };
+    let mut f = crate::packet::flow::Flow::new(id, key, 0, t);
+    f.last_ns = t + 2;
+    f.tcp_flags = flags;
+    f.pkts = pkts;
+    f.bytes = [pkts[0] * 60, pkts[1] * 60];
+    f
+}
+
+#[test]
+fn recent_history_reads_back_what_the_agents_saw_for_this_host_only() {
+    use crate::{
+        agents::event::{Event, tcp},
+        packet::{flow::EndReason, observe::flow_summary},
+    };
+    let dir = TempDir::new("lake-history");
+    let lake = Lake::open(cfg(dir.path())).expect("lake opens");
+    let mut s = lake.sink();
+    let syn_ack = tcp::SYN | tcp::ACK;
+    let flows = [
+        // A completed session, a SYN answered by RST (a scan probe), a UDP exchange.
+        flow(1, 6, 40_000, 22, T0 + 10, [syn_ack | tcp::FIN, syn_ack | tcp::FIN], [6, 5]),
+        flow(2, 6, 40_001, 23, T0 + 20, [tcp::SYN, tcp::RST | tcp::ACK], [1, 1]),
+        flow(3, 17, 40_002, 53, T0 + 30, [0, 0], [1, 1]),
+        // Before the history window.
+        flow(4, 6, 40_003, 25, T0 - 10_000_000_000, [tcp::SYN, tcp::RST | tcp::ACK], [1, 1]),
+    ];
+    for f in &flows {
+        s.flow(f, EndReason::Timeout);
+    }
+    let tuple = |r: &mut super::Row<'_>, src: &str, dst: &str| {
+        r.u64(7).str(src).u64(5353).str(dst).u64(53).str("UDP");
+    };
+    s.row(Table::Dns, T0 + 40, |r| {
+        tuple(r, "10.0.0.9", "10.0.0.53");
+        r.str("query").u64(1).str("c2.example").str("TXT");
+    });
+    s.row(Table::Dns, T0 + 50, |r| {
+        tuple(r, "10.0.0.53", "10.0.0.9");
+        r.str("answer").u64(1).str("c2.example").str("A").str("NXDOMAIN").str("192.0.2.7,192.0.2.8");
+    });
+    s.row(Table::Tls, T0 + 60, |r| {
+        r.u64(8).str("10.0.0.9").u64(40_010).str("198.51.100.1").u64(443).str("TCP").str("evil.example");
+    });
+    s.row(Table::Http, T0 + 70, |r| {
+        r.u64(9).str("10.0.0.9").u64(40_011).str("198.51.100.2").u64(80).str("TCP").str("web.example");
+    });
+    s.row(Table::Log, T0 + 80, |r| {
+        r.str("sshd").str("failure").str("root").str("203.0.113.5");
+    });
+    drop(s);
+    lake.finish();
+    // Another host's rows in the same lake are not this sensor's history.
+    let other = Lake::open(LakeConfig { host: "otherhost".into(), ..cfg(dir.path()) }).expect("lake opens");
+    log_rows(&other, 5, T0 + 100);
+    other.finish();
+
+    let h = super::history::load(dir.path(), "testhost", T0, 1000);
+    assert!(h.skipped.is_empty(), "{:?}", h.skipped);
+    let c = h.counts;
+    assert_eq!((c.flows, c.dns, c.names, c.logins, h.dropped), (3, 2, 2, 1, 0), "{c:?}");
+    let ts: Vec<u64> = h.events.iter().map(Event::ts_ns).collect();
+    assert!(ts.is_sorted(), "oldest first: {ts:?}");
+    // A flow read back is the flow the pipeline gave the agents.
+    for f in &flows[..3] {
+        let got = h.events.iter().find_map(|e| match e {
+            Event::FlowEnd(x) if x.flow_id == f.id => Some(format!("{x:?}")),
+            _ => None,
+        });
+        assert_eq!(got, Some(format!("{:?}", flow_summary(f))), "flow {}", f.id);
+    }
+    let dns: Vec<_> = h.events.iter().filter_map(|e| if let Event::Dns(d) = e { Some(*d) } else { None }).collect();
+    assert_eq!(dns[0].qname, "c2.example");
+    assert_eq!((dns[0].qtype, dns[0].response, dns[0].client.to_string()), (16, false, "10.0.0.9".into()));
+    assert_eq!((dns[1].rcode, dns[1].response, dns[1].client.to_string()), (3, true, "10.0.0.9".into()));
+    assert_eq!(h.dns_answers.len(), 2);
+    assert_eq!(h.dns_answers[0].0.to_string(), "192.0.2.7");
+    assert_eq!(h.dns_answers[0].1, "c2.example");
+    let names: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| if let Event::Name(n) = e { Some((n.source, n.name.lossy())) } else { None })
+        .collect();
+    assert_eq!(names, [("tls", "evil.example".to_owned()), ("http", "web.example".to_owned())]);
+    assert!(h.events.iter().any(|e| matches!(e, Event::Auth(a) if a.service == "sshd" && a.user == "root"
+        && a.source.is_some_and(|s| s.to_string() == "203.0.113.5"))));
+
+    // The cap keeps the newest; a torn file is skipped and named.
+    let capped = super::history::load(dir.path(), "testhost", T0, 3);
+    assert_eq!((capped.events.len(), capped.dropped), (3, 5));
+    assert_eq!(capped.events[0].ts_ns(), T0 + 60);
+    let part = files_dir(dir.path(), Table::Flows);
+    std::fs::write(part.join("part-0-torn.parquet"), b"PAR1 not really").expect("torn file");
+    let torn = super::history::load(dir.path(), "testhost", T0, 1000);
+    assert_eq!((torn.skipped.len(), torn.counts.flows), (1, 3), "{:?}", torn.skipped);
+}
+
+/// The partition directory of `table`'s first data file.
+fn files_dir(root: &Path, table: Table) -> std::path::PathBuf {
+    data_files(root, table)[0].0.parent().expect("partition").to_owned()
+}

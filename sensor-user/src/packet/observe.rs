@@ -147,32 +147,7 @@ impl Observer {
         if !self.runtime.wants(kind::FLOW_END) {
             return;
         }
-        let k = &flow.key;
-        let [fs, fc] = flow.tcp_flags;
-        let handshake =
-            fc & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK && fs & tcp_flags::ACK != 0;
-        let midstream = flow.tcp == TcpState::Midstream && flow.pkts[0] > 0 && flow.pkts[1] > 0;
-        self.runtime.on_event(&Event::FlowEnd(FlowSummary {
-            ts_ns: flow.last_ns,
-            flow_id: flow.id,
-            client: ip(&k.saddr, k.family),
-            server: ip(&k.daddr, k.family),
-            client_port: k.sport,
-            server_port: k.dport,
-            proto: k.proto,
-            start_ns: flow.first_ns,
-            pkts_to_server: flow.pkts[0],
-            pkts_to_client: flow.pkts[1],
-            bytes_to_server: flow.bytes[0],
-            bytes_to_client: flow.bytes[1],
-            flags_to_server: fs,
-            flags_to_client: fc,
-            established: handshake || midstream,
-            app: match flow.app.proto.name() {
-                "unknown" | "failed" => "",
-                n => n,
-            },
-        }));
+        self.runtime.on_event(&Event::FlowEnd(flow_summary(flow)));
     }
 
     /// A DNS message sent in `dir` on the flow `ctx`.
@@ -223,5 +198,35 @@ impl Observer {
             source,
             name: Text::new(name),
         }));
+    }
+}
+
+/// What the agents get of a finished flow.
+pub fn flow_summary(flow: &Flow) -> FlowSummary {
+    let k = &flow.key;
+    let [fs, fc] = flow.tcp_flags;
+    let handshake =
+        fc & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK && fs & tcp_flags::ACK != 0;
+    let midstream = flow.tcp == TcpState::Midstream && flow.pkts[0] > 0 && flow.pkts[1] > 0;
+    FlowSummary {
+        ts_ns: flow.last_ns,
+        flow_id: flow.id,
+        client: ip(&k.saddr, k.family),
+        server: ip(&k.daddr, k.family),
+        client_port: k.sport,
+        server_port: k.dport,
+        proto: k.proto,
+        start_ns: flow.first_ns,
+        pkts_to_server: flow.pkts[0],
+        pkts_to_client: flow.pkts[1],
+        bytes_to_server: flow.bytes[0],
+        bytes_to_client: flow.bytes[1],
+        flags_to_server: fs,
+        flags_to_client: fc,
+        established: handshake || midstream,
+        app: match flow.app.proto.name() {
+            "unknown" | "failed" => "",
+            n => n,
+        },
     }
 }

@@ -10,6 +10,8 @@ use sensor_user::agents::{
     runtime::{Runtime, load_state_file, save_state_file},
 };
 
+use sensor_user::lake::history::History;
+
 use crate::cli::{AgentArgs, AgentsCmd};
 
 /// The runtime the arguments ask for (None with `--no-agents`), and the state file to
@@ -21,6 +23,7 @@ pub fn build(
     default_state: Option<PathBuf>,
     shards: Option<usize>,
     from_lake: Option<serde_json::Value>,
+    history: Option<&History>,
 ) -> Result<Option<(Runtime, Option<PathBuf>)>> {
     if args.no_agents {
         return Ok(None);
@@ -41,7 +44,26 @@ pub fn build(
         (Some(p), _) => load_state_file(p).map_err(anyhow::Error::msg).context("reading the agents' learned state")?,
         (None, _) => None,
     };
-    let rt = Runtime::new(cfg, state.as_ref()).context("starting the agent shards")?;
+    let Some(h) = history else {
+        let rt = Runtime::new(cfg, state.as_ref()).context("starting the agent shards")?;
+        return Ok(Some((rt, state_path)));
+    };
+    let (rt, warm) = Runtime::with_history(cfg, state.as_ref(), &h.events).context("starting the agent shards")?;
+    for (addr, name, ts) in &h.dns_answers {
+        rt.context().record_dns_answer(addr, name.as_bytes(), *ts);
+    }
+    let c = h.counts;
+    eprintln!(
+        "agents: warmed up on {} events from the lake ({} flows, {} dns, {} names, {} logins{}); \
+         {} findings held back (reported before the restart)",
+        warm.events,
+        c.flows,
+        c.dns,
+        c.names,
+        c.logins,
+        if h.dropped > 0 { format!("; {} older events left out", h.dropped) } else { String::new() },
+        warm.held_back
+    );
     Ok(Some((rt, state_path)))
 }
 

@@ -452,6 +452,11 @@ pub struct RunArgs {
     /// disable).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics: String,
+    /// At start, the agents warm up on this much recent history from the lake (flows,
+    /// DNS, TLS/HTTP names, logins of this host), so windows open at the last stop go on;
+    /// what they find on it is not reported again. "0" turns it off.
+    #[arg(long, default_value = "1h")]
+    pub agent_history: String,
     /// Auth log files (sshd/PAM lines) to follow for the brute_force agent (repeatable);
     /// the systemd journal is read too when journald runs.
     #[arg(long = "auth-log")]

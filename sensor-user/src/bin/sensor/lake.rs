@@ -10,7 +10,9 @@ use anyhow::{Context, Result, bail};
 use sensor_user::{
     block::parse_ttl,
     lake::{
-        Lake, LakeConfig, Maintenance, maintain,
+        Lake, LakeConfig, Maintenance,
+        history::{self, History},
+        maintain,
         query::{self, Format},
         schema,
     },
@@ -75,6 +77,22 @@ pub fn open(args: &LakeArgs, state_dir: Option<&Path>) -> Result<Option<Lake>> {
     let lake = Lake::open(cfg).context("opening the lake")?;
     eprintln!("lake: writing {}", lake.config().root.display());
     Ok(Some(lake))
+}
+
+/// The recent history the agents warm up on (`--agent-history`), read from `lake` up to
+/// now; None when turned off.
+pub fn history(lake: &Lake, since: &str) -> Result<Option<History>> {
+    let Some(span) = parse_ttl(since).with_context(|| format!("--agent-history {since:?}"))? else {
+        return Ok(None);
+    };
+    let now = sensor_user::respond::wall_ns();
+    let from = now.saturating_sub(u64::try_from(span.as_nanos()).unwrap_or(u64::MAX));
+    let cfg = lake.config();
+    let h = history::load(&cfg.root, &cfg.host, from, history::DEFAULT_MAX_EVENTS);
+    for s in &h.skipped {
+        eprintln!("warning: lake: unreadable file skipped for the agents' history: {s}");
+    }
+    Ok(Some(h))
 }
 
 /// An OCSF output file, when asked for.

@@ -350,7 +350,12 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         _ => None,
     };
     let default_state = if lake.is_some() { None } else { Some(state_dir.join("agents-state.json")) };
-    let agents = crate::agents::build(&a.agents, default_state, Some(2), lake_state)?;
+    let history = match &lake {
+        Some(l) if !a.agents.no_agents => crate::lake::history(l, &a.agent_history)?,
+        _ => None,
+    };
+    let agents = crate::agents::build(&a.agents, default_state, Some(2), lake_state, history.as_ref())?;
+    drop(history);
     let agent_stats = agents.as_ref().map(|(rt, _)| Arc::clone(rt.stats()));
     // Governance: the governor owns the block maps (the only writer from now on), takes
     // findings from the agents' tap on its own thread, and answers the control socket.

@@ -55,7 +55,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     let mut pipeline = Pipeline::new(cfg, eve);
     let mut state_path = None;
     let mut gov = None;
-    if let Some((rt, path)) = crate::agents::build(&args.agents, None, None, None)? {
+    if let Some((rt, path)) = crate::agents::build(&args.agents, None, None, None, None)? {
         if !args.govern.no_govern {
             // Replay decides on event time and acts on nothing (a dry-run actuator).
             let shared = crate::govern::build(
