@@ -22,3 +22,4 @@ pub mod packet;
 pub mod respond;
 pub mod rules;
 pub mod sys;
+pub mod trust;

@@ -4,7 +4,9 @@
 //! replies), the block expires at its TTL, and the repeat offender gets the next, longer
 //! TTL; an allowlisted scanner is never blocked. A scan from a critical asset waits for
 //! approval: approved through the control socket it is applied, denied it is not, and the
-//! audit log records who decided and verifies, until one byte of it is changed.
+//! audit log records who decided and verifies, until one byte of it is changed. A sensor
+//! killed with SIGKILL while a block is in force finds the pinned block map at restart,
+//! expires the block at its TTL and keeps an audit chain that verifies.
 
 use std::{
     path::Path,
@@ -203,4 +205,44 @@ fn a_block_of_a_critical_asset_waits_for_approval_and_the_audit_log_names_the_ap
     std::fs::write(&log, &bytes).expect("write");
     let (ok, out, _) = cli(&state.0, &["audit", "verify"]);
     assert!(!ok && out.contains("line 2"), "{out}");
+}
+
+#[test]
+fn after_sigkill_a_restart_finds_the_pinned_block_expires_it_and_the_audit_chain_verifies() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let state = TempDir::new("govern-kill-");
+    let first = start(&net, &pins, &state.0);
+    const SCANNER: &str = "10.201.0.2";
+    scan(&net, SCANNER, 5000);
+    wait_line(&first, Duration::from_secs(15), |l| l.contains("block 10.201.0.2/32 -> applied"))
+        .unwrap_or_else(|| panic!("no block; sensor stderr:\n{}", first.stderr()));
+    // The governor saves its state on its next tick; then the sensor dies without a word.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = first.pid();
+    assert_eq!(sensor_user::sys::kill(pid, libc::SIGKILL).map_err(|e| e.to_string()), Ok(()));
+    let t0 = Instant::now();
+    while std::fs::metadata(format!("/proc/{pid}")).is_ok() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(first);
+    // The block outlives the process in the pinned map.
+    let (ok, out, err) = sensor_cli(&["--pin-dir", pins.path.to_str().expect("utf8"), "blocks"]);
+    assert!(ok && out.contains("10.201.0.2/32"), "the pinned block map holds the block: {out}{err}");
+
+    let second = start(&net, &pins, &state.0);
+    wait_line(&second, Duration::from_secs(10), |l| l.contains("expired block 10.201.0.2/32"))
+        .unwrap_or_else(|| panic!("the restarted sensor did not expire the block:\n{}", second.stderr()));
+    assert!(answers(&net, SCANNER), "the expired block lets packets pass");
+    let (ok, out, err) = cli(&state.0, &["audit", "verify"]);
+    assert!(ok, "the audit chain verifies across the kill: {out}{err}");
+    let log = std::fs::read_to_string(state.0.join("audit.jsonl")).expect("audit log");
+    assert!(
+        log.lines().rev().any(|l| l.contains("\"expiry\"") && l.contains("10.201.0.2/32")),
+        "the expiry is audited: {log}\n{}",
+        second.stderr()
+    );
 }

@@ -365,15 +365,33 @@ impl Context {
     /// Seeds the process tree from /proc (live mode, at start), so processes started before
     /// the sensor have ancestry. Returns how many processes were read.
     pub fn seed_from_proc(&self, ts_ns: u64) -> usize {
-        let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-        let mut n = 0;
-        for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-            let Some(node) = read_proc(pid, ts_ns) else { continue };
-            self.insert_proc(&node);
-            n += 1;
+        self.seed(&ProcSeed::read(ts_ns))
+    }
+
+    /// Seeds the process tree from a table read earlier (before capabilities were dropped:
+    /// other users' `/proc/PID/exe` needs CAP_SYS_PTRACE). Returns how many processes.
+    pub fn seed(&self, seed: &ProcSeed) -> usize {
+        for node in &seed.0 {
+            self.insert_proc(node);
         }
-        n
+        seed.0.len()
+    }
+}
+
+/// The process table read from /proc, to seed a [`Context`] with.
+#[derive(Debug, Default)]
+pub struct ProcSeed(Vec<ProcNode>);
+
+impl ProcSeed {
+    /// Reads every process of /proc, stamped `ts_ns`.
+    pub fn read(ts_ns: u64) -> Self {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return Self::default() };
+        Self(
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+                .filter_map(|pid| read_proc(pid, ts_ns))
+                .collect(),
+        )
     }
 }
 

@@ -777,7 +777,7 @@ impl Governor {
                     let Some(b) = self.blocks.remove(&cidr) else { continue };
                     self.audit(
                         "expiry",
-                        serde_json::json!({"cidr": cidr, "kind": b.kind, "incident": b.incident, "decision": b.decision,
+                        serde_json::json!({"cidr": cidr, "action": b.kind, "incident": b.incident, "decision": b.decision,
                             "outcome": "rolled_back", "at_ns": now_ns}),
                     );
                     self.rolled_back(&b, "expired at its TTL and was removed");

@@ -160,6 +160,23 @@ fn a_confident_scan_is_blocked_autonomously_and_a_repeat_offender_gets_the_next_
 }
 
 #[test]
+fn a_block_that_expires_is_audited_as_rolled_back_and_the_chain_verifies() {
+    let mut fx = Fixture::new("expiry");
+    fx.gov.on_finding(&scan("10.9.0.2", "10.9.0.1", 0.95, 10), 10 * S);
+    assert_eq!(fx.rec.blocks().len(), 1);
+    // Its TTL passes (the recorder's clock is the monotonic one: move the expiry instead).
+    for b in &mut fx.rec.0.lock().expect("lock").live {
+        b.1 = 0;
+    }
+    fx.gov.tick(700 * S);
+    let log = fx.audit();
+    let expiry = log.lines().find(|l| l.contains("\"kind\":\"expiry\"")).unwrap_or_else(|| panic!("{log}"));
+    assert!(expiry.contains("\"cidr\":\"10.9.0.2/32\"") && expiry.contains("\"outcome\":\"rolled_back\""), "{expiry}");
+    assert!(expiry.contains("\"action\":\"block\""), "{expiry}");
+    assert!(fx.verifies());
+}
+
+#[test]
 fn an_allowlisted_address_is_never_blocked_even_by_a_certain_incident() {
     let mut fx = Fixture::new("allow");
     fx.gov.on_finding(&scan("10.9.0.254", "10.9.0.1", 1.0, 1), S);

@@ -120,6 +120,10 @@ pub fn intel_feeds(
     if cfg.feeds.is_empty() {
         return Ok(None);
     }
+    // Feeds decide blocks: one a non-root user could change is refused like the config.
+    for f in cfg.feeds.iter().map(|f| std::path::Path::new(&f.path)).filter(|p| p.exists()) {
+        sensor_user::trust::check(f, "intel feed")?;
+    }
     let feeds = load_feeds(&cfg);
     eprint!("{}", feeds.report);
     let (mut watched, mut blocked) = (0, 0);

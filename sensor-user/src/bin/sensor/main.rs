@@ -62,6 +62,10 @@ fn mode_name(mode: u8) -> &'static str {
 
 /// Re-reads the policy file (SIGHUP); an invalid file leaves the policy in force.
 fn reload_policy(g: &SharedGovernor, path: Option<&std::path::Path>) {
+    if let Some(Err(e)) = path.map(|p| sensor_user::trust::check(p, "policy file")) {
+        eprintln!("error: policy reload refused, the previous policy stays in force: {e}");
+        return;
+    }
     let cfg = match path {
         Some(p) => GovernanceConfig::load(p),
         None => Ok(GovernanceConfig::default_config()),
@@ -293,7 +297,28 @@ impl EventSink for PrintSink {
     }
 }
 
+/// Refuses configuration, rules and policy a non-root user could change: the running
+/// sensor is root and obeys them (docs/THREAT_MODEL.md).
+fn check_inputs(a: &RunArgs) -> Result<()> {
+    use sensor_user::trust::check;
+    let v = &a.rules.vars;
+    let files = [
+        (a.agents.config.as_ref(), "agents config"),
+        (a.govern.policy.as_ref(), "policy file"),
+        (v.classification.as_ref(), "classification file"),
+        (v.threshold_file.as_ref(), "threshold file"),
+    ];
+    for (p, what) in files.into_iter().filter_map(|(p, w)| p.map(|p| (p, w))) {
+        check(p, what)?;
+    }
+    for p in &a.rules.rules {
+        check(p, "rule file")?;
+    }
+    Ok(())
+}
+
 fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Result<()> {
+    check_inputs(&a)?;
     if a.rules.simulate_ips {
         bail!(
             "--simulate-ips is for replay: the live sensor is passive, and it blocks through its XDP \
@@ -330,6 +355,12 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     if t.real_parent == 0 || t.arg_start == 0 {
         eprintln!("warning: task_struct offsets not found in BTF: ppid/argv are reported as 0");
     }
+    // Loaded and attached: read what needs more than the kept capabilities (other users'
+    // /proc/PID/exe), then drop the rest before any thread starts (capabilities are per
+    // thread; every thread started from here inherits the reduced sets).
+    let proc_seed = sensor_user::agents::context::ProcSeed::read(0);
+    let kept = sys::caps::drop_to(&sys::caps::KEPT.map(|k| k.0)).context("dropping capabilities")?;
+    eprintln!("capabilities: kept {} (mask {kept:#x}); no_new_privs set", sys::caps::KEPT.map(|k| k.1).join(", "));
     let (net, proc_ring) = sensor.take_rings()?;
     let mut blocks = sensor.take_block_maps()?;
     let _intel = crate::agents::intel_feeds(&a.agents, &mut blocks)?;
@@ -402,7 +433,7 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         }
         let mut pipeline = Pipeline::new(PipelineConfig::default(), eve);
         if let Some((rt, path)) = agents {
-            let seeded = rt.context().seed_from_proc(0);
+            let seeded = rt.context().seed(&proc_seed);
             eprintln!("agents: {} ({} processes seeded from /proc)", rt.agents().join(", "), seeded);
             if let Some((_, tap, ..)) = &gov {
                 rt.queue().set_tap(tap.clone());

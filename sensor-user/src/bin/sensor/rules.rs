@@ -105,6 +105,9 @@ fn show(paths: &[PathBuf]) -> String {
 /// batches. A set that cannot be read keeps the old one in force.
 pub fn reloader(args: RuleArgs, tx: Sender<Arc<Ruleset>>) -> RulesReload {
     Box::new(move || {
+        for p in &args.rules {
+            sensor_user::trust::check(p, "rule file").map_err(|e| e.to_string())?;
+        }
         let cfg = config(&args.vars, &args.rules).map_err(|e| format!("{e:#}"))?;
         let (rules, report) = load(&args.rules, &cfg).map_err(|e| format!("{e:#}"))?;
         tx.send(rules).map_err(|_| "the packet pipeline has stopped".to_owned())?;
