@@ -14,6 +14,7 @@ pub mod block;
 pub mod correlate;
 pub mod event;
 pub mod fleet;
+pub mod fuzzing;
 pub mod kernel;
 pub mod lake;
 pub mod logs;

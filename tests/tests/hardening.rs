@@ -2,7 +2,9 @@
 //! only the documented capabilities (in every thread) with no_new_privs; its control socket
 //! refuses a non-root process; configuration, rules and policy that a non-root user could
 //! change are refused at start and on reload; a kernel object the verifier rejects stops
-//! the start with the verifier's log and nothing left attached.
+//! the start with the verifier's log and nothing left attached; and another process that
+//! deletes a block from the pinned map or detaches the XDP program raises a tamper
+//! finding, and the sensor restores both and audits it.
 
 use std::{
     os::unix::fs::PermissionsExt,
@@ -192,4 +194,116 @@ fn an_object_the_verifier_rejects_stops_the_start_with_the_verifier_log() {
     // Nothing stays attached to the interface.
     let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
     assert!(!String::from_utf8_lossy(&link.stdout).contains("xdp"), "{}", String::from_utf8_lossy(&link.stdout));
+}
+
+/// bpf(2) from Python (ctypes), as an attacker with root would call it: `delete PIN` removes
+/// the first key of the pinned map; `detach IFACE` detaches the XDP link of the interface.
+const TAMPER: &str = r#"
+import ctypes, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    r = libc.syscall(321, cmd, buf, 128)
+    if r < 0:
+        raise OSError(ctypes.get_errno(), "bpf cmd %d" % cmd)
+    return r, buf.raw
+def info(fd, size):
+    out = ctypes.create_string_buffer(size)
+    bpf(15, struct.pack("IIQ", fd, size, ctypes.addressof(out)))
+    return out.raw
+if sys.argv[1] == "delete":
+    path = ctypes.create_string_buffer(sys.argv[2].encode())
+    fd, _ = bpf(7, struct.pack("Q", ctypes.addressof(path)))
+    key_size = struct.unpack_from("I", info(fd, 80), 8)[0]
+    key = ctypes.create_string_buffer(key_size)
+    bpf(4, struct.pack("IIQQ", fd, 0, 0, ctypes.addressof(key)))
+    bpf(3, struct.pack("IIQ", fd, 0, ctypes.addressof(key)))
+    print("deleted", key.raw.hex())
+else:
+    want = socket.if_nametoindex(sys.argv[2])
+    lid = 0
+    while True:
+        try:
+            _, raw = bpf(31, struct.pack("I", lid))
+        except OSError:
+            sys.exit("no XDP link on %s" % sys.argv[2])
+        lid = struct.unpack_from("I", raw, 4)[0]
+        fd, _ = bpf(30, struct.pack("I", lid))
+        ltype, _, prog, _, ifindex = struct.unpack_from("IIIII", info(fd, 64), 0)
+        if ltype == 6 and ifindex == want:
+            bpf(34, struct.pack("I", fd))
+            print("detached link", lid, "of program", prog)
+            break
+        os.close(fd)
+"#;
+
+fn tamper(net: &NetPair, args: &[&str]) {
+    let out = NetPair::command(&net.ns_a, "python3").arg("-c").arg(TAMPER).args(args).output().expect("python3");
+    assert!(
+        out.status.success(),
+        "tamper {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tamper_finding() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let sensor = SensorProcess::start(Some(&net.ns_a), &pins.path, &["--iface", &net.if_a, "--metrics", "off"]);
+    let state = sensor.state_dir.clone().expect("state dir");
+    let s = state.to_str().expect("utf8");
+    let p = pins.path.to_str().expect("utf8");
+    let (ok, out, err) =
+        tests::sensor_cli(&["--state-dir", s, "--pin-dir", p, "block", "198.51.100.9/32", "--ttl", "10m"]);
+    assert!(ok, "{out}{err}");
+
+    tamper(&net, &["delete", &pins.path.join("BLOCK_V4").to_string_lossy()]);
+    wait_for(
+        "the block restored",
+        Duration::from_secs(10),
+        || {
+            sensor
+                .stderr()
+                .contains("198.51.100.9/32 was removed or changed in the block map by another process: restored")
+        },
+        || sensor.stderr(),
+    );
+    let (ok, out, err) = tests::sensor_cli(&["--pin-dir", p, "blocks"]);
+    assert!(ok && out.contains("198.51.100.9/32"), "back in the map: {out}{err}");
+
+    tamper(&net, &["detach", &net.if_a]);
+    wait_for(
+        "the program re-attached",
+        Duration::from_secs(10),
+        || sensor.stderr().contains("is no longer attached to") && sensor.stderr().contains("re-attached"),
+        || sensor.stderr(),
+    );
+    let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("xdp"),
+        "attached again: {}",
+        String::from_utf8_lossy(&link.stdout)
+    );
+
+    // The bpf() calls themselves are a finding of the process agent.
+    wait_for(
+        "the tamper finding",
+        Duration::from_secs(10),
+        || sensor.stderr().lines().any(|l| l.contains("sensor_tamper_bpf") && l.contains("python3")),
+        || sensor.stderr(),
+    );
+    let log = std::fs::read_to_string(state.join("audit.jsonl")).expect("audit log");
+    let tampers: Vec<&str> = log.lines().filter(|l| l.contains("\"kind\":\"tamper\"")).collect();
+    assert!(
+        tampers.iter().any(|l| l.contains("block_map") && l.contains("\"outcome\":\"restored\""))
+            && tampers.iter().any(|l| l.contains("xdp_detached") && l.contains("\"outcome\":\"restored\"")),
+        "{tampers:#?}"
+    );
+    let (ok, out, err) = tests::sensor_cli(&["--state-dir", s, "audit", "verify"]);
+    assert!(ok, "{out}{err}");
 }

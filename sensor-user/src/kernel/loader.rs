@@ -180,6 +180,8 @@ pub struct Sensor {
     run_dir: PathBuf,
     /// Configuration written to the kernel.
     pub config: SensorConfig,
+    /// The XDP mode asked for (re-attachment uses it again).
+    pub(crate) xdp_mode: XdpModeChoice,
 }
 
 /// Removes pins this start created if it fails before completing.
@@ -248,7 +250,7 @@ impl Sensor {
         let run_dir = opts.pin_dir.join(RUN_SUBDIR);
         pin_runtime(&mut ebpf, &run_dir)?;
         guard.armed = false;
-        Ok(Self { ebpf, attached, run_dir, config })
+        Ok(Self { ebpf, attached, run_dir, config, xdp_mode: opts.xdp_mode })
     }
 
     /// Takes the two ring buffers (network, process) for reader threads.
@@ -366,7 +368,7 @@ where
     p.try_into().map_err(prog_err("load", name, String::new()))
 }
 
-fn attach_xdp(ebpf: &mut Ebpf, iface: &str, mode: XdpModeChoice) -> Result<AttachReport, LoadError> {
+pub(crate) fn attach_xdp(ebpf: &mut Ebpf, iface: &str, mode: XdpModeChoice) -> Result<AttachReport, LoadError> {
     let name = programs::XDP_INGRESS;
     let prog: &mut Xdp = program(ebpf, name)?;
     if prog.fd().is_err() {

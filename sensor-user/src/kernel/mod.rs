@@ -3,6 +3,7 @@
 
 pub mod btf;
 pub mod counters;
+pub mod integrity;
 pub mod loader;
 pub mod preflight;
 pub mod ring;

@@ -14,6 +14,7 @@ pub mod history;
 pub mod maintain;
 pub mod ocsf;
 pub mod path;
+#[cfg(feature = "sql")]
 pub mod query;
 pub mod rows;
 pub mod schema;
@@ -135,5 +136,5 @@ pub enum LakeError {
     },
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sql"))]
 mod tests;

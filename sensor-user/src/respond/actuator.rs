@@ -5,7 +5,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use sensor_common::block::{BLOCK_MODE_ALLOW, BLOCK_MODE_ISOLATE, BlockReason};
+use sensor_common::block::{BLOCK_MODE_ALLOW, BLOCK_MODE_DROP, BLOCK_MODE_ISOLATE, BlockReason};
 
 use crate::{
     api::kill::{KillOutcome, kill_process},
@@ -44,6 +44,11 @@ pub trait Actuator: Send {
     fn kill(&mut self, pid: u32, start: Option<u64>) -> Result<KillOutcome, ActError>;
     /// Removes expired entries; returns the prefixes removed.
     fn sweep(&mut self) -> Result<Vec<Cidr>, ActError>;
+    /// Whether `cidr` is still written as a block (or, with `isolate`, an isolation): the
+    /// self-protection check. Actuators with nothing to inspect say yes.
+    fn holds(&mut self, _cidr: Cidr, _isolate: bool) -> Result<bool, ActError> {
+        Ok(true)
+    }
 }
 
 /// Acts on the kernel's block maps.
@@ -107,6 +112,11 @@ impl Actuator for MapActuator {
         }
         Ok(expired)
     }
+
+    fn holds(&mut self, cidr: Cidr, isolate: bool) -> Result<bool, ActError> {
+        let mode = if isolate { BLOCK_MODE_ISOLATE } else { BLOCK_MODE_DROP };
+        Ok(self.maps.list()?.iter().any(|b| b.cidr == cidr && b.entry.mode == mode))
+    }
 }
 
 /// One thing [`DryRun`] was asked to do.
@@ -168,5 +178,9 @@ impl Actuator for DryRun {
         let (gone, keep): (Vec<_>, Vec<_>) = self.live.iter().partition(|(_, exp)| now >= *exp);
         self.live = keep;
         Ok(gone.into_iter().map(|(c, _)| c).collect())
+    }
+
+    fn holds(&mut self, cidr: Cidr, isolate: bool) -> Result<bool, ActError> {
+        Ok(isolate || self.live.iter().any(|(c, _)| *c == cidr))
     }
 }

@@ -52,6 +52,9 @@ pub enum GovError {
     Act(#[from] super::actuator::ActError),
 }
 
+/// How often [`Governor::tick`] checks that the block maps still hold what it wrote.
+pub const BLOCK_CHECK_NS: u64 = 2_000_000_000;
+
 /// A block or isolation the governor wrote and will see expire.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveBlock {
@@ -123,6 +126,7 @@ pub struct Governor {
     /// Where the state is saved (None: not persisted).
     pub state_path: Option<PathBuf>,
     dirty: bool,
+    next_check_ns: u64,
     /// Counters.
     pub stats: GovStats,
     /// Decisions made, oldest first (drained by the caller for output).
@@ -165,6 +169,7 @@ impl Governor {
             print: false,
             state_path: None,
             dirty: false,
+            next_check_ns: 0,
             stats: GovStats::default(),
             outbox: Vec::new(),
             touched: std::collections::BTreeSet::new(),
@@ -792,9 +797,66 @@ impl Governor {
         if self.feedback.expire(now_ns) > 0 {
             self.dirty = true;
         }
+        if now_ns >= self.next_check_ns {
+            self.next_check_ns = now_ns.saturating_add(BLOCK_CHECK_NS);
+            self.check_blocks(now_ns);
+        }
         if self.dirty {
             self.save();
         }
+    }
+
+    /// Self-protection: every block and isolation the governor wrote and that has not
+    /// expired must still be in the maps as written. One that another process removed or
+    /// changed is written again for the time it has left and audited (`tamper`, outcome
+    /// `restored`, or `failed` with the error). Returns how many were restored.
+    pub fn check_blocks(&mut self, now_ns: u64) -> usize {
+        let live: Vec<ActiveBlock> = self.blocks.values().filter(|b| b.expires_ns > now_ns).cloned().collect();
+        let mut restored = 0;
+        for b in live {
+            let isolate = b.kind == "isolate";
+            match self.actuator.holds(b.cidr, isolate) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    eprintln!("warning: checking the block maps: {e}");
+                    return restored;
+                }
+            }
+            let ttl = Duration::from_nanos(b.expires_ns - now_ns);
+            let written = if isolate {
+                let mgmt = self.cfg.allowlist.management.clone();
+                self.actuator.isolate(b.cidr.addr, ttl, &mgmt)
+            } else {
+                self.actuator.block(b.cidr, ttl, BlockReason::Policy)
+            };
+            let (outcome, error) = match &written {
+                Ok(()) => ("restored", None),
+                Err(e) => ("failed", Some(e.to_string())),
+            };
+            self.audit(
+                "tamper",
+                serde_json::json!({"what": "block_map", "cidr": b.cidr, "action": b.kind, "incident": b.incident,
+                    "decision": b.decision, "found": "missing or changed", "outcome": outcome,
+                    "ttl_left_s": ttl.as_secs(), "error": error, "at_ns": now_ns}),
+            );
+            if written.is_ok() {
+                restored += 1;
+            }
+            eprintln!(
+                "tamper: {} {} was removed or changed in the block map by another process: {outcome} ({}s left)",
+                b.kind,
+                b.cidr,
+                ttl.as_secs()
+            );
+        }
+        restored
+    }
+
+    /// Audits a tamper event found outside the governor (a detached program), with what
+    /// was done about it.
+    pub fn audit_tamper(&mut self, what: &str, detail: serde_json::Value, outcome: &str, now_ns: u64) {
+        self.audit("tamper", serde_json::json!({"what": what, "detail": detail, "outcome": outcome, "at_ns": now_ns}));
     }
 
     /// The state to persist.

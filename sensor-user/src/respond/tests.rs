@@ -84,6 +84,9 @@ impl Actuator for Rec {
     fn sweep(&mut self) -> Result<Vec<Cidr>, ActError> {
         self.0.lock().expect("lock").sweep()
     }
+    fn holds(&mut self, cidr: Cidr, isolate: bool) -> Result<bool, ActError> {
+        self.0.lock().expect("lock").holds(cidr, isolate)
+    }
 }
 
 struct Fixture {
@@ -173,6 +176,24 @@ fn a_block_that_expires_is_audited_as_rolled_back_and_the_chain_verifies() {
     let expiry = log.lines().find(|l| l.contains("\"kind\":\"expiry\"")).unwrap_or_else(|| panic!("{log}"));
     assert!(expiry.contains("\"cidr\":\"10.9.0.2/32\"") && expiry.contains("\"outcome\":\"rolled_back\""), "{expiry}");
     assert!(expiry.contains("\"action\":\"block\""), "{expiry}");
+    assert!(fx.verifies());
+}
+
+#[test]
+fn a_block_removed_behind_the_governors_back_is_restored_and_audited() {
+    let mut fx = Fixture::new("tamper");
+    fx.gov.on_finding(&scan("10.9.0.2", "10.9.0.1", 0.95, 10), 10 * S);
+    assert_eq!(fx.gov.check_blocks(20 * S), 0, "intact: nothing to do");
+    // Another process deletes the entry.
+    fx.rec.0.lock().expect("lock").live.clear();
+    assert_eq!(fx.gov.check_blocks(20 * S), 1);
+    let blocks = fx.rec.blocks();
+    assert_eq!(blocks.len(), 2, "written again");
+    assert_eq!(blocks[1], (cidr("10.9.0.2"), Duration::from_secs(590)), "for the time it had left");
+    let log = fx.audit();
+    let t = log.lines().find(|l| l.contains("\"kind\":\"tamper\"")).unwrap_or_else(|| panic!("{log}"));
+    assert!(t.contains("\"outcome\":\"restored\"") && t.contains("10.9.0.2/32"), "{t}");
+    assert_eq!(fx.gov.check_blocks(21 * S), 0, "restored: intact again");
     assert!(fx.verifies());
 }
 

@@ -297,6 +297,27 @@ impl EventSink for PrintSink {
     }
 }
 
+/// Self-protection: re-attaches the XDP program wherever it was detached, printed and
+/// audited (kind `tamper`).
+fn check_programs(sensor: &mut Sensor, gov: Option<&SharedGovernor>) {
+    for r in sensor.check_xdp() {
+        let (outcome, how) = match &r.outcome {
+            Ok(mode) => ("restored", format!("re-attached ({mode})")),
+            Err(e) => ("failed", format!("re-attaching failed: {e:#}")),
+        };
+        let found = r.found.map_or_else(|| "no XDP program".to_owned(), |id| format!("program id {id}"));
+        eprintln!(
+            "tamper: sensor_xdp (program id {}) is no longer attached to {}: it runs {found}; {how}",
+            r.expected, r.iface
+        );
+        if let Some(Ok(mut g)) = gov.map(|g| g.lock()) {
+            let detail = serde_json::json!({"program": "sensor_xdp", "iface": r.iface, "expected_id": r.expected,
+                "found_id": r.found, "result": how});
+            g.audit_tamper("xdp_detached", detail, outcome, wall_ns());
+        }
+    }
+}
+
 /// Refuses configuration, rules and policy a non-root user could change: the running
 /// sensor is root and obeys them (docs/THREAT_MODEL.md).
 fn check_inputs(a: &RunArgs) -> Result<()> {
@@ -498,6 +519,7 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).context("installing SIGHUP")?;
     let started = Instant::now();
     let mut last_sweep = Instant::now();
+    let mut last_check = Instant::now();
     let mut loss = LossWindow::default();
     while !stop.load(Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
@@ -515,6 +537,10 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
                     Err(e) => eprintln!("error: rule reload refused, the previous rule set stays in force: {e}"),
                 }
             }
+        }
+        if last_check.elapsed() >= Duration::from_secs(2) {
+            last_check = Instant::now();
+            check_programs(&mut sensor, gov.as_ref().map(|(g, ..)| g));
         }
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = Instant::now();
