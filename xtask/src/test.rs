@@ -32,6 +32,8 @@ pub fn run(extra: &[String]) -> Result<()> {
         "python3-yaml",
         "prometheus",
         "nats-server",
+        // systemd-analyze verifies packaging/sensor.service.
+        "systemd",
     ])?;
     let python = util::lake_python()?;
     util::ensure_kernel_mounts()?;
@@ -41,6 +43,9 @@ pub fn run(extra: &[String]) -> Result<()> {
     // The binary and every test target in one build: one feature resolution, so `cargo
     // test` below reuses it instead of building the dependency tree a second time.
     util::run(cargo().args(["build", "--bins", "--tests"]))?;
+    // The fuzz targets build sensor-user without its default features (no DataFusion):
+    // keep that configuration compiling.
+    util::run(cargo().args(["check", "-p", "sensor-user", "--lib", "--no-default-features"]))?;
     let mut cmd = cargo();
     cmd.args(["test", "--no-fail-fast"])
         .args(extra)
