@@ -3,8 +3,8 @@
 //! refuses a non-root process; configuration, rules and policy that a non-root user could
 //! change are refused at start and on reload; a kernel object the verifier rejects stops
 //! the start with the verifier's log and nothing left attached; and another process that
-//! deletes a block from the pinned map or detaches the XDP program raises a tamper
-//! finding, and the sensor restores both and audits it.
+//! deletes a block from the pinned map or detaches the XDP or TC program raises a tamper
+//! finding, and the sensor restores them and audits it.
 
 use std::{
     os::unix::fs::PermissionsExt,
@@ -197,7 +197,8 @@ fn an_object_the_verifier_rejects_stops_the_start_with_the_verifier_log() {
 }
 
 /// bpf(2) from Python (ctypes), as an attacker with root would call it: `delete PIN` removes
-/// the first key of the pinned map; `detach IFACE` detaches the XDP link of the interface.
+/// the first key of the pinned map; `detach IFACE TYPE` detaches the interface's link of
+/// that type (6 XDP, 11 tcx).
 const TAMPER: &str = r#"
 import ctypes, os, socket, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -220,17 +221,17 @@ if sys.argv[1] == "delete":
     bpf(3, struct.pack("IIQ", fd, 0, ctypes.addressof(key)))
     print("deleted", key.raw.hex())
 else:
-    want = socket.if_nametoindex(sys.argv[2])
+    want, wtype = socket.if_nametoindex(sys.argv[2]), int(sys.argv[3])
     lid = 0
     while True:
         try:
             _, raw = bpf(31, struct.pack("I", lid))
         except OSError:
-            sys.exit("no XDP link on %s" % sys.argv[2])
+            sys.exit("no link of type %d on %s" % (wtype, sys.argv[2]))
         lid = struct.unpack_from("I", raw, 4)[0]
         fd, _ = bpf(30, struct.pack("I", lid))
         ltype, _, prog, _, ifindex = struct.unpack_from("IIIII", info(fd, 64), 0)
-        if ltype == 6 and ifindex == want:
+        if ltype == wtype and ifindex == want:
             bpf(34, struct.pack("I", fd))
             print("detached link", lid, "of program", prog)
             break
@@ -276,19 +277,20 @@ fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tampe
     let (ok, out, err) = tests::sensor_cli(&["--pin-dir", p, "blocks"]);
     assert!(ok && out.contains("198.51.100.9/32"), "back in the map: {out}{err}");
 
-    tamper(&net, &["detach", &net.if_a]);
-    wait_for(
-        "the program re-attached",
-        Duration::from_secs(10),
-        || sensor.stderr().contains("is no longer attached to") && sensor.stderr().contains("re-attached"),
-        || sensor.stderr(),
-    );
+    tamper(&net, &["detach", &net.if_a, "6"]);
+    let back = |program: &str| {
+        let s = sensor.stderr();
+        s.lines().any(|l| l.starts_with(&format!("tamper: {program} (program id")) && l.contains("re-attached"))
+    };
+    wait_for("the XDP program re-attached", Duration::from_secs(10), || back("sensor_xdp"), || sensor.stderr());
     let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
     assert!(
         String::from_utf8_lossy(&link.stdout).contains("xdp"),
         "attached again: {}",
         String::from_utf8_lossy(&link.stdout)
     );
+    tamper(&net, &["detach", &net.if_a, "11"]);
+    wait_for("the TC program re-attached", Duration::from_secs(10), || back("sensor_tc_egress"), || sensor.stderr());
 
     // The bpf() calls themselves are a finding of the process agent.
     wait_for(
@@ -301,7 +303,9 @@ fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tampe
     let tampers: Vec<&str> = log.lines().filter(|l| l.contains("\"kind\":\"tamper\"")).collect();
     assert!(
         tampers.iter().any(|l| l.contains("block_map") && l.contains("\"outcome\":\"restored\""))
-            && tampers.iter().any(|l| l.contains("xdp_detached") && l.contains("\"outcome\":\"restored\"")),
+            && ["sensor_xdp", "sensor_tc_egress"].iter().all(|p| tampers
+                .iter()
+                .any(|l| l.contains("program_detached") && l.contains(p) && l.contains("\"outcome\":\"restored\""))),
         "{tampers:#?}"
     );
     let (ok, out, err) = tests::sensor_cli(&["--state-dir", s, "audit", "verify"]);

@@ -1,20 +1,24 @@
-//! Self-protection on the kernel side: every interface the XDP program was attached to
-//! still runs it. A program detached behind the sensor's back (`BPF_LINK_DETACH` on its
-//! link, or another program put in its place) is found by asking the kernel which program
-//! each interface runs (`ip -j link show`, netlink) and re-attached; the caller audits it.
+//! Self-protection on the kernel side: every interface the XDP and TC egress programs were
+//! attached to still runs them. A program detached behind the sensor's back
+//! (`BPF_LINK_DETACH` on its link, or another program put in its place) is found by asking
+//! the kernel which programs each interface runs (`ip -j link show` for XDP,
+//! `BPF_PROG_QUERY` for tcx egress) and re-attached; the caller audits it. (The tracepoints
+//! are perf-event links, which `BPF_LINK_DETACH` cannot detach.)
 
 use std::process::Command;
 
 use sensor_common::programs;
 
-use super::loader::{LoadError, Sensor, attach_xdp};
+use super::loader::{LoadError, Sensor, attach_tc, attach_xdp};
 
-/// An interface found without the sensor's XDP program, and what re-attaching gave.
+/// An interface found without one of the sensor's programs, and what re-attaching gave.
 #[derive(Debug)]
-pub struct XdpRepair {
+pub struct ProgramRepair {
+    /// The program (`sensor_xdp`, `sensor_tc_egress`).
+    pub program: &'static str,
     /// The interface.
     pub iface: String,
-    /// The program the interface ran instead (None: no XDP program at all).
+    /// The program the interface ran instead (None: none at all).
     pub found: Option<u32>,
     /// The sensor's program.
     pub expected: u32,
@@ -40,10 +44,10 @@ pub fn attached_xdp_id(iface: &str) -> Result<Option<u32>, String> {
 }
 
 impl Sensor {
-    /// Checks every XDP attachment and re-attaches the program where it is gone. Returns
-    /// one entry per interface found without it (none when all is well, or when the
-    /// kernel cannot be asked).
-    pub fn check_xdp(&mut self) -> Vec<XdpRepair> {
+    /// Checks every XDP and tcx attachment and re-attaches a program where it is gone.
+    /// Returns one entry per interface and program found missing (none when all is well,
+    /// or when the kernel cannot be asked).
+    pub fn check_programs(&mut self) -> Vec<ProgramRepair> {
         let ifaces: Vec<String> =
             self.attached.iter().filter(|r| r.program == programs::XDP_INGRESS).map(|r| r.target.clone()).collect();
         let Some(expected) = self.ebpf_mut().program(programs::XDP_INGRESS).and_then(|p| p.info().ok()).map(|i| i.id())
@@ -58,7 +62,35 @@ impl Sensor {
             }
             let mode = self.xdp_mode;
             let outcome = attach_xdp(self.ebpf_mut(), &iface, mode).map(|r| r.mode);
-            out.push(XdpRepair { iface, found, expected, outcome });
+            out.push(ProgramRepair { program: programs::XDP_INGRESS, iface, found, expected, outcome });
+        }
+        out.extend(self.check_tc());
+        out
+    }
+
+    /// The same for the TC egress program (tcx attachments only).
+    fn check_tc(&mut self) -> Vec<ProgramRepair> {
+        let ifaces: Vec<String> =
+            self.attached.iter().filter(|r| r.program == programs::TC_EGRESS).map(|r| r.target.clone()).collect();
+        let Some(expected) = self.ebpf_mut().program(programs::TC_EGRESS).and_then(|p| p.info().ok()).map(|i| i.id())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for iface in ifaces {
+            let Some(ifindex) = crate::sys::if_index(&iface) else { continue };
+            let Ok(ids) = crate::sys::bpf_query::tcx_prog_ids(ifindex, true) else { continue };
+            if ids.contains(&expected) {
+                continue;
+            }
+            let outcome = attach_tc(self.ebpf_mut(), &iface).map(|r| r.mode);
+            out.push(ProgramRepair {
+                program: programs::TC_EGRESS,
+                iface,
+                found: ids.first().copied(),
+                expected,
+                outcome,
+            });
         }
         out
     }

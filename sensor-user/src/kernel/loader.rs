@@ -391,7 +391,7 @@ pub(crate) fn attach_xdp(ebpf: &mut Ebpf, iface: &str, mode: XdpModeChoice) -> R
     }
 }
 
-fn attach_tc(ebpf: &mut Ebpf, iface: &str) -> Result<AttachReport, LoadError> {
+pub(crate) fn attach_tc(ebpf: &mut Ebpf, iface: &str) -> Result<AttachReport, LoadError> {
     let name = programs::TC_EGRESS;
     let prog: &mut SchedClassifier = program(ebpf, name)?;
     if prog.fd().is_err() {

@@ -297,23 +297,23 @@ impl EventSink for PrintSink {
     }
 }
 
-/// Self-protection: re-attaches the XDP program wherever it was detached, printed and
-/// audited (kind `tamper`).
+/// Self-protection: re-attaches the XDP and TC programs wherever they were detached,
+/// printed and audited (kind `tamper`).
 fn check_programs(sensor: &mut Sensor, gov: Option<&SharedGovernor>) {
-    for r in sensor.check_xdp() {
+    for r in sensor.check_programs() {
         let (outcome, how) = match &r.outcome {
             Ok(mode) => ("restored", format!("re-attached ({mode})")),
             Err(e) => ("failed", format!("re-attaching failed: {e:#}")),
         };
-        let found = r.found.map_or_else(|| "no XDP program".to_owned(), |id| format!("program id {id}"));
+        let found = r.found.map_or_else(|| "no program there".to_owned(), |id| format!("program id {id}"));
         eprintln!(
-            "tamper: sensor_xdp (program id {}) is no longer attached to {}: it runs {found}; {how}",
-            r.expected, r.iface
+            "tamper: {} (program id {}) is no longer attached to {}: it runs {found}; {how}",
+            r.program, r.expected, r.iface
         );
         if let Some(Ok(mut g)) = gov.map(|g| g.lock()) {
-            let detail = serde_json::json!({"program": "sensor_xdp", "iface": r.iface, "expected_id": r.expected,
+            let detail = serde_json::json!({"program": r.program, "iface": r.iface, "expected_id": r.expected,
                 "found_id": r.found, "result": how});
-            g.audit_tamper("xdp_detached", detail, outcome, wall_ns());
+            g.audit_tamper("program_detached", detail, outcome, wall_ns());
         }
     }
 }
