@@ -346,6 +346,31 @@ impl SensorProcess {
     }
 }
 
+/// Waits up to `timeout` for `pred`, polling; panics naming `what` with `log()` (the
+/// sensor's stderr) when it does not come.
+pub fn wait_until(what: &str, timeout: Duration, pred: impl Fn() -> bool, log: impl Fn() -> String) {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if pred() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}; sensor stderr:\n{}", log());
+}
+
+/// GET /metrics of a sensor listening at `addr` in namespace `ns`: the whole HTTP response.
+pub fn scrape_metrics(ns: &str, addr: String) -> String {
+    use std::io::{Read, Write};
+    NetPair::in_ns(ns, move || {
+        let mut c = std::net::TcpStream::connect(&addr).expect("connect to /metrics");
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: sensor\r\n\r\n").expect("request");
+        let mut s = String::new();
+        c.read_to_string(&mut s).expect("response");
+        s
+    })
+}
+
 /// Runs the `sensor` CLI with `args` and returns (success, stdout, stderr).
 pub fn sensor_cli(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(sensor_bin()).args(args).output().expect("sensor runs");

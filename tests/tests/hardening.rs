@@ -6,12 +6,7 @@
 //! deletes a block from the pinned map or detaches the XDP or TC program raises a tamper
 //! finding, and the sensor restores them and audits it.
 
-use std::{
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Command, time::Duration};
 
 use tests::{NetPair, PinDir, SensorProcess, TempDir, object_path, privileged, sensor_bin};
 
@@ -25,17 +20,6 @@ fn status_field(status: &str, key: &str) -> Option<u64> {
 
 fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn wait_for(what: &str, timeout: Duration, pred: impl Fn() -> bool, log: impl Fn() -> String) {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if pred() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}:\n{}", log());
 }
 
 #[test]
@@ -154,7 +138,7 @@ fn policy_rules_and_config_others_can_write_are_refused_at_start_and_on_reload()
         SensorProcess::start(Some(&net.ns_a), &pins.path, &["--iface", &net.if_a, "--metrics", "off", "--policy", p]);
     chmod(&policy, 0o666);
     let _ = sensor_user::sys::kill(sensor.pid(), libc::SIGHUP);
-    wait_for(
+    tests::wait_until(
         "the refused reload",
         Duration::from_secs(10),
         || sensor.stderr().contains("policy reload refused, the previous policy stays in force"),
@@ -264,7 +248,7 @@ fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tampe
     assert!(ok, "{out}{err}");
 
     tamper(&net, &["delete", &pins.path.join("BLOCK_V4").to_string_lossy()]);
-    wait_for(
+    tests::wait_until(
         "the block restored",
         Duration::from_secs(10),
         || {
@@ -282,7 +266,12 @@ fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tampe
         let s = sensor.stderr();
         s.lines().any(|l| l.starts_with(&format!("tamper: {program} (program id")) && l.contains("re-attached"))
     };
-    wait_for("the XDP program re-attached", Duration::from_secs(10), || back("sensor_xdp"), || sensor.stderr());
+    tests::wait_until(
+        "the XDP program re-attached",
+        Duration::from_secs(10),
+        || back("sensor_xdp"),
+        || sensor.stderr(),
+    );
     let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
     assert!(
         String::from_utf8_lossy(&link.stdout).contains("xdp"),
@@ -290,10 +279,15 @@ fn a_deleted_block_and_a_detached_program_are_restored_audited_and_raise_a_tampe
         String::from_utf8_lossy(&link.stdout)
     );
     tamper(&net, &["detach", &net.if_a, "11"]);
-    wait_for("the TC program re-attached", Duration::from_secs(10), || back("sensor_tc_egress"), || sensor.stderr());
+    tests::wait_until(
+        "the TC program re-attached",
+        Duration::from_secs(10),
+        || back("sensor_tc_egress"),
+        || sensor.stderr(),
+    );
 
     // The bpf() calls themselves are a finding of the process agent.
-    wait_for(
+    tests::wait_until(
         "the tamper finding",
         Duration::from_secs(10),
         || sensor.stderr().lines().any(|l| l.contains("sensor_tamper_bpf") && l.contains("python3")),

@@ -8,8 +8,7 @@
 
 use std::{
     collections::BTreeMap,
-    io::{Read, Write},
-    net::TcpStream,
+    io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -162,17 +161,6 @@ fn sensor_query_answers_as_table_json_and_csv_and_skips_a_corrupt_file() {
     assert!(err.contains("query failed"), "{err}");
 }
 
-/// GET /metrics of a sensor in namespace `ns` at `addr`.
-fn scrape(ns: &str, addr: String) -> String {
-    NetPair::in_ns(ns, move || {
-        let mut c = TcpStream::connect(&addr).expect("connect to /metrics");
-        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: sensor\r\n\r\n").expect("request");
-        let mut s = String::new();
-        c.read_to_string(&mut s).expect("response");
-        s
-    })
-}
-
 fn metrics_addr(sensor: &SensorProcess) -> String {
     let err = sensor.stderr();
     let line =
@@ -187,14 +175,7 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 }
 
 fn wait(pred: impl Fn() -> bool, what: &str, log: impl Fn() -> String) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if pred() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}; sensor stderr:\n{}", log());
+    tests::wait_until(what, Duration::from_secs(20), pred, log);
 }
 
 fn ping(net: &NetPair, n: u32) {
@@ -240,7 +221,7 @@ fn live_metrics_pass_promtool_and_the_lake_fills_while_running() {
         "the marker exec in the lake's process table",
         || sensor.stderr(),
     );
-    let resp = scrape(&net.ns_a, metrics_addr(&sensor));
+    let resp = tests::scrape_metrics(&net.ns_a, metrics_addr(&sensor));
     let (head, body) = resp.split_once("\r\n\r\n").expect("HTTP response");
     assert!(head.starts_with("HTTP/1.1 200 OK") && head.contains("text/plain; version=0.0.4"), "{head}");
     let mut promtool = Command::new("promtool")
@@ -337,7 +318,7 @@ fn a_full_then_read_only_lake_pauses_writes_while_detection_goes_on() {
         &["--iface", &net.if_a, "--no-egress", "--metrics", "127.0.0.1:0", "--lake", &l, "--lake-flush", "0.5"],
     );
     let addr = metrics_addr(&sensor);
-    let scrape_body = |ns: &str| scrape(ns, addr.clone());
+    let scrape_body = |ns: &str| tests::scrape_metrics(ns, addr.clone());
     let exec = |name: &str| {
         let p = dir.0.join(name);
         std::fs::copy("/bin/true", &p).expect("copy");

@@ -6,8 +6,7 @@
 //! once the flood stops packets and execs are seen again and the sensor stops cleanly.
 
 use std::{
-    io::{Read, Write},
-    net::{TcpStream, UdpSocket},
+    net::UdpSocket,
     process::Command,
     sync::{
         Arc,
@@ -17,16 +16,6 @@ use std::{
 };
 
 use tests::{ADDR_A, NetPair, PinDir, SensorProcess, TempDir, privileged, sensor_bin, sensor_cli};
-
-fn scrape(ns: &str, addr: String) -> String {
-    NetPair::in_ns(ns, move || {
-        let mut c = TcpStream::connect(&addr).expect("connect to /metrics");
-        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: sensor\r\n\r\n").expect("request");
-        let mut s = String::new();
-        c.read_to_string(&mut s).expect("response");
-        s
-    })
-}
 
 /// The sum of every sample of metric family `name` (all label sets).
 fn sum(text: &str, name: &str) -> f64 {
@@ -111,7 +100,7 @@ fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover
     let (ok, out, err) = sensor_cli(&["--state-dir", &s, "incidents", "--json"]);
     assert!(ok, "control socket during the flood: {out}{err}");
     let answer_ms = asked.elapsed().as_millis();
-    let during = scrape(&net.ns_a, addr.clone());
+    let during = tests::scrape_metrics(&net.ns_a, addr.clone());
     std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Relaxed);
     flood.join().expect("flood thread");
@@ -122,7 +111,7 @@ fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover
     let pps = sent.load(Relaxed) as f64 / flood_s;
 
     // Counted: events the kernel could not reserve, per kind and CPU.
-    let after = scrape(&net.ns_a, addr.clone());
+    let after = tests::scrape_metrics(&net.ns_a, addr.clone());
     let lost = sum(&after, "sensor_ring_lost_events_total");
     let read = sum(&after, "sensor_ring_events_total");
     assert!(lost > 0.0, "a 4 KiB ring under a flood loses events, and counts them:\n{after}");
@@ -148,7 +137,7 @@ fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover
         seen = out.lines().nth(1).is_some_and(|n| n.trim() != "0");
     }
     assert!(seen, "execs are seen again after the storm:\n{}", sensor.stderr());
-    let later = scrape(&net.ns_a, addr);
+    let later = tests::scrape_metrics(&net.ns_a, addr);
     assert!(sum(&later, "sensor_xdp_packets_total") >= passed + 3.0, "packets are seen again");
 
     let rss_after = rss_kib(sensor.pid());

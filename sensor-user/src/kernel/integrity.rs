@@ -43,54 +43,44 @@ pub fn attached_xdp_id(iface: &str) -> Result<Option<u32>, String> {
         .and_then(|id| u32::try_from(id).ok()))
 }
 
+/// The ids of the programs `iface` runs on `program`'s hook (XDP through netlink, TC
+/// egress through `BPF_PROG_QUERY` on tcx); `Err` when the kernel cannot be asked.
+fn running_ids(program: &str, iface: &str) -> Result<Vec<u32>, String> {
+    if program == programs::XDP_INGRESS {
+        return attached_xdp_id(iface).map(|id| id.into_iter().collect());
+    }
+    let ifindex = crate::sys::if_index(iface).ok_or_else(|| format!("no interface {iface}"))?;
+    crate::sys::bpf_query::tcx_prog_ids(ifindex, true).map_err(|e| e.to_string())
+}
+
 impl Sensor {
     /// Checks every XDP and tcx attachment and re-attaches a program where it is gone.
     /// Returns one entry per interface and program found missing (none when all is well,
     /// or when the kernel cannot be asked).
     pub fn check_programs(&mut self) -> Vec<ProgramRepair> {
-        let ifaces: Vec<String> =
-            self.attached.iter().filter(|r| r.program == programs::XDP_INGRESS).map(|r| r.target.clone()).collect();
-        let Some(expected) = self.ebpf_mut().program(programs::XDP_INGRESS).and_then(|p| p.info().ok()).map(|i| i.id())
-        else {
-            return Vec::new();
-        };
+        let hooks: Vec<(&'static str, String)> = self
+            .attached
+            .iter()
+            .filter(|r| r.program == programs::XDP_INGRESS || r.program == programs::TC_EGRESS)
+            .map(|r| (r.program, r.target.clone()))
+            .collect();
         let mut out = Vec::new();
-        for iface in ifaces {
-            let Ok(found) = attached_xdp_id(&iface) else { continue };
-            if found == Some(expected) {
+        for (program, iface) in hooks {
+            let Some(expected) = self.ebpf_mut().program(program).and_then(|p| p.info().ok()).map(|i| i.id()) else {
+                continue;
+            };
+            let Ok(running) = running_ids(program, &iface) else { continue };
+            if running.contains(&expected) {
                 continue;
             }
             let mode = self.xdp_mode;
-            let outcome = attach_xdp(self.ebpf_mut(), &iface, mode).map(|r| r.mode);
-            out.push(ProgramRepair { program: programs::XDP_INGRESS, iface, found, expected, outcome });
-        }
-        out.extend(self.check_tc());
-        out
-    }
-
-    /// The same for the TC egress program (tcx attachments only).
-    fn check_tc(&mut self) -> Vec<ProgramRepair> {
-        let ifaces: Vec<String> =
-            self.attached.iter().filter(|r| r.program == programs::TC_EGRESS).map(|r| r.target.clone()).collect();
-        let Some(expected) = self.ebpf_mut().program(programs::TC_EGRESS).and_then(|p| p.info().ok()).map(|i| i.id())
-        else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for iface in ifaces {
-            let Some(ifindex) = crate::sys::if_index(&iface) else { continue };
-            let Ok(ids) = crate::sys::bpf_query::tcx_prog_ids(ifindex, true) else { continue };
-            if ids.contains(&expected) {
-                continue;
-            }
-            let outcome = attach_tc(self.ebpf_mut(), &iface).map(|r| r.mode);
-            out.push(ProgramRepair {
-                program: programs::TC_EGRESS,
-                iface,
-                found: ids.first().copied(),
-                expected,
-                outcome,
-            });
+            let attached = if program == programs::XDP_INGRESS {
+                attach_xdp(self.ebpf_mut(), &iface, mode)
+            } else {
+                attach_tc(self.ebpf_mut(), &iface)
+            };
+            let found = running.first().copied();
+            out.push(ProgramRepair { program, iface, found, expected, outcome: attached.map(|r| r.mode) });
         }
         out
     }
