@@ -11,6 +11,7 @@ pub mod agents;
 pub mod api;
 pub mod audit;
 pub mod block;
+pub mod console;
 pub mod correlate;
 pub mod event;
 pub mod fleet;

@@ -51,15 +51,11 @@ fn id_of(req: &Value, key: &str) -> Result<u64, Value> {
     req.get(key).and_then(Value::as_u64).ok_or_else(|| err(format!("missing or bad \"{key}\" (a number)")))
 }
 
-fn identity(peer: &Peer) -> String {
-    format!("{} (uid {}, pid {})", peer.user, peer.uid, peer.pid)
-}
-
 impl Handler for GovernorApi {
     fn handle(&self, peer: &Peer, req: Value) -> Value {
         let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or("");
         let now = wall_ns();
-        let who = identity(peer);
+        let who = peer.identity();
         if cmd == "reload_rules" {
             // Built outside the governor lock: a large rule set takes a moment.
             return match &self.rules_reload {
@@ -134,6 +130,9 @@ impl Handler for GovernorApi {
             "" => Err(err("missing \"cmd\"")),
             other => Err(err(format!("unknown command {other:?}"))),
         })();
+        if r.is_ok() && matches!(cmd, "approve" | "deny" | "feedback" | "block" | "unblock" | "reload") {
+            gov.changes.bump();
+        }
         r.unwrap_or_else(|e| e)
     }
 }

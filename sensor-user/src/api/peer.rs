@@ -22,6 +22,27 @@ pub struct Peer {
     pub gid: u32,
     /// The user's name from `/etc/passwd`, or `"uid:N"` when it has none.
     pub user: String,
+    /// Set for a user of the web console: how they came in (the user is then the console
+    /// account, and pid, uid and gid are 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+impl Peer {
+    /// A web console user: `user` as authenticated, `via` how ("console token from
+    /// 127.0.0.1").
+    pub fn web(user: &str, via: String) -> Self {
+        Self { pid: 0, uid: 0, gid: 0, user: user.to_owned(), via: Some(via) }
+    }
+
+    /// Who this is, for the audit log: "root (uid 0, pid 42)" on the control socket,
+    /// "alice (console session from 127.0.0.1)" on the console.
+    pub fn identity(&self) -> String {
+        match &self.via {
+            Some(via) => format!("{} ({via})", self.user),
+            None => format!("{} (uid {}, pid {})", self.user, self.uid, self.pid),
+        }
+    }
 }
 
 /// The connected peer's credentials from `SO_PEERCRED`; `user` is the name from
@@ -33,7 +54,7 @@ pub struct Peer {
 pub fn peer_of(stream: &UnixStream) -> io::Result<Peer> {
     let (pid, uid, gid) = crate::sys::peer_cred(stream.as_fd())?;
     let user = user_name(uid).unwrap_or_else(|| format!("uid:{uid}"));
-    Ok(Peer { pid, uid, gid, user })
+    Ok(Peer { pid, uid, gid, user, via: None })
 }
 
 /// The name of `uid` in `/etc/passwd`, or `None` if the file is unreadable or has no entry.

@@ -176,6 +176,10 @@ pub struct Incident {
     /// Analyst feedback: "true_positive" or "false_positive" with the note.
     #[serde(default)]
     pub feedback: Vec<String>,
+    /// When the governor opened it, ns since the epoch (wall clock; 0 when unknown, as in
+    /// state saved by older versions). The console measures its update latency from it.
+    #[serde(default)]
+    pub opened_ns: u64,
 }
 
 impl Incident {
@@ -201,6 +205,7 @@ impl Incident {
             findings: Vec::new(),
             decisions: Vec::new(),
             feedback: Vec::new(),
+            opened_ns: 0,
         }
     }
 

@@ -5,7 +5,7 @@
 
 mod exposition;
 mod histogram;
-mod server;
+pub mod server;
 
 pub use exposition::Exposition;
 pub use histogram::{Histogram, LATENCY_BOUNDS_NS};

@@ -133,6 +133,8 @@ pub struct Governor {
     pub outbox: Vec<Decision>,
     /// Incidents changed since the caller last drained this (for output).
     pub touched: std::collections::BTreeSet<u64>,
+    /// Rung after each change a viewer should see (the console's live updates).
+    pub changes: std::sync::Arc<super::changes::Changes>,
 }
 
 impl std::fmt::Debug for Governor {
@@ -173,6 +175,7 @@ impl Governor {
             stats: GovStats::default(),
             outbox: Vec::new(),
             touched: std::collections::BTreeSet::new(),
+            changes: std::sync::Arc::default(),
         };
         g.install_allowlist();
         g
@@ -262,9 +265,12 @@ impl Governor {
         }
         let added = self.correlator.add(f, &unlinkable, &self.feedback);
         self.touched.insert(added.id);
-        if added.opened && self.print {
-            if let Some(inc) = self.correlator.get(added.id) {
-                eprintln!("{}", inc.summary());
+        if added.opened {
+            if let Some(inc) = self.correlator.get_mut(added.id) {
+                inc.opened_ns = now_ns;
+                if self.print {
+                    eprintln!("{}", inc.summary());
+                }
             }
         }
         self.govern(added.id, now_ns);

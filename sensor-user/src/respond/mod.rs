@@ -5,6 +5,7 @@
 
 pub mod actuator;
 pub mod approvals;
+pub mod changes;
 pub mod config;
 pub mod decision;
 pub mod feedback;

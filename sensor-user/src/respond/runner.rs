@@ -73,12 +73,16 @@ fn serve(gov: &SharedGovernor, rx: &Receiver<Finding>, clock: Clock, mut out: Op
             last_tick = Instant::now();
             g.tick(wall_ns());
         }
+        let changed = !g.touched.is_empty() || !g.outbox.is_empty();
         match out.as_mut() {
             Some(o) => o.drain(&mut g, if clock == Clock::Wall { wall_ns() } else { event_now }, clock == Clock::Wall),
             None => {
                 g.outbox.clear();
                 g.touched.clear();
             }
+        }
+        if changed {
+            g.changes.bump();
         }
     }
     if let Ok(mut g) = gov.lock() {
