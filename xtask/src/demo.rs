@@ -67,6 +67,31 @@ fn ping(src: &str, count: &str) -> String {
     .unwrap_or_default()
 }
 
+/// The console's port, which the demo also opens on this host's loopback.
+const CONSOLE_PORT: u16 = 9465;
+
+/// Forwards this host's 127.0.0.1:9465 to the sensor's console in its namespace and returns
+/// the address to open (None when the port is taken here).
+fn console_address(lines: &Arc<Mutex<Vec<String>>>) -> Option<String> {
+    let printed = lines.lock().ok()?.iter().any(|l| l.starts_with("console: http"));
+    if !printed {
+        return None;
+    }
+    match crate::forward::start(NS_SENSOR, CONSOLE_PORT) {
+        Ok(()) => {
+            let url = format!("http://127.0.0.1:{CONSOLE_PORT}/");
+            println!("  analyst console: open {url} in a browser on this host while the demo runs");
+            Some(url)
+        }
+        Err(e) => {
+            println!(
+                "  analyst console: not forwarded here ({e:#}); it runs in {NS_SENSOR} at 127.0.0.1:{CONSOLE_PORT}"
+            );
+            None
+        }
+    }
+}
+
 /// Runs the demo.
 pub fn run() -> Result<()> {
     if !is_root() {
@@ -122,6 +147,7 @@ pub fn run() -> Result<()> {
         }
     });
     wait_for(&lines, "sensor running", Duration::from_secs(30)).context("the sensor did not start")?;
+    let console = console_address(&lines);
 
     step("3. Normal traffic from the peer: ping and an HTTP request");
     let server = in_ns(NS_SENSOR)
@@ -196,7 +222,37 @@ pub fn run() -> Result<()> {
         }
     }
 
-    step("10. Stop the sensor and clean up");
+    if let Some(url) = &console {
+        step("10. The analyst console");
+        println!("  {url} shows the same incidents, the approval (with who approved it), the blocks, the");
+        println!("  audit trail and health charts; sign in as admin with the token printed above");
+        let token = std::fs::read_to_string(format!("{STATE_DIR}/console-users"))
+            .ok()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("admin ").map(str::to_owned)))
+            .unwrap_or_default();
+        for path in ["api/incidents", "api/blocks"] {
+            let out = Command::new("curl")
+                .args(["-s", "-H", &format!("Authorization: Bearer {token}"), &format!("{url}{path}")])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let items = if path.ends_with("incidents") {
+                out.matches("\"first_ns\"").count()
+            } else {
+                out.matches("\"cidr\"").count()
+            };
+            println!("  GET {url}{path} (Bearer token): {} bytes of JSON, {items} item(s)", out.len());
+        }
+        let hold = std::env::var("DEMO_HOLD").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        if hold > 0 {
+            println!("  kept open for {hold} s (DEMO_HOLD) before the clean-up");
+            std::thread::sleep(Duration::from_secs(hold));
+        } else {
+            println!("  (set DEMO_HOLD=600 to keep the demo and its console up for ten minutes)");
+        }
+    }
+
+    step("11. Stop the sensor and clean up");
     cleanup.all();
     println!("  namespaces, veth pair, pins and state removed; the sensor detached on SIGTERM");
     Ok(())

@@ -15,6 +15,7 @@ mod bench_replay;
 mod bench_rules;
 mod build;
 mod demo;
+mod forward;
 mod fuzz;
 mod test;
 mod toolchain;

@@ -34,8 +34,13 @@ pub fn run(extra: &[String]) -> Result<()> {
         "nats-server",
         // systemd-analyze verifies packaging/sensor.service.
         "systemd",
+        // The console: headless Chromium for the browser test, openssl and curl for HTTPS.
+        "chromium",
+        "openssl",
+        "curl",
     ])?;
     let python = util::lake_python()?;
+    util::console_e2e()?;
     util::ensure_kernel_mounts()?;
     let tc = toolchain::ensure()?;
     eprintln!("BPF toolchain: {tc}");

@@ -83,6 +83,20 @@ pub fn apt_install(pkgs: &[&str]) -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// The console test's browser driver: playwright-core from npm (the version locked in
+/// tests/console-e2e/package-lock.json) under tests/console-e2e/node_modules, driving
+/// Debian's /usr/bin/chromium. Node comes from the image (or Debian's nodejs and npm).
+pub fn console_e2e() -> Result<()> {
+    let dir = root().join("tests/console-e2e");
+    if dir.join("node_modules/playwright-core/package.json").is_file() {
+        return Ok(());
+    }
+    if output(Command::new("node").arg("--version")).is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&dir))
+}
+
 /// A Python with DuckDB and pyarrow (the lake's readers in the tests and benchmarks), in
 /// a virtual environment under target/ made on first use from PyPI.
 pub fn lake_python() -> Result<PathBuf> {

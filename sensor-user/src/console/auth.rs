@@ -98,18 +98,22 @@ impl Users {
     }
 
     /// Loads a users file after checking that only its owner (root or the sensor's user)
-    /// can read or change it.
+    /// can read it and no other user could change or replace it ([`crate::trust::check`]).
     ///
     /// # Errors
     /// [`ConsoleError::Users`] naming the file and what is wrong.
     pub fn load(path: &Path) -> Result<Self, ConsoleError> {
         let bad = |why: String| ConsoleError::Users { path: path.to_owned(), why };
+        crate::trust::check(path, "console users file").map_err(|e| bad(e.to_string()))?;
         let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
         if meta.uid() != 0 && meta.uid() != crate::sys::euid() {
             return Err(bad(format!("owned by uid {}, not root", meta.uid())));
         }
         if meta.mode() & 0o077 != 0 {
-            return Err(bad(format!("mode {:o}: other users could read or change it (chmod 600)", meta.mode() & 0o777)));
+            return Err(bad(format!(
+                "mode {:o}: other users could read or change it (chmod 600)",
+                meta.mode() & 0o777
+            )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         Self::parse(&text).map_err(bad)
@@ -339,7 +343,10 @@ mod tests {
 
     #[test]
     fn the_users_file_takes_tokens_and_hashes_and_refuses_weak_or_malformed_lines() {
-        let hash = format!("sha256:{}", digest("0123456789abcdef-hashed").iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let hash = format!(
+            "sha256:{}",
+            digest("0123456789abcdef-hashed").iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
         let u = Users::parse(&format!("# c\nalice 0123456789abcdef-plain\nbob {hash}\n")).expect("parse");
         assert_eq!(u.check("alice", "0123456789abcdef-plain"), Some("alice"));
         assert_eq!(u.check("alice", "0123456789abcdef-hashed"), None);

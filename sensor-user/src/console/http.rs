@@ -139,7 +139,8 @@ pub fn read_request(r: &mut impl Read) -> Result<Request, HttpError> {
         return Err(HttpError::Bad("request line"));
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut req = Request { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), ..Request::default() };
+    let mut req =
+        Request { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), ..Request::default() };
     for line in lines {
         let (name, value) = line.split_once(':').ok_or(HttpError::Bad("header without ':'"))?;
         if name.is_empty() || name.contains(char::is_whitespace) {

@@ -77,7 +77,9 @@ pub enum ConsoleError {
     #[error("console address {0:?} is not IP:PORT")]
     Addr(String),
     /// A non-loopback address without the operator's consent.
-    #[error("console address {0} is not loopback: serving beyond this host needs --console-remote (and HTTPS is advised)")]
+    #[error(
+        "console address {0} is not loopback: serving beyond this host needs --console-remote (and HTTPS is advised)"
+    )]
     NotLoopback(SocketAddr),
     /// Bind or thread failure.
     #[error("console: cannot listen on {addr}: {source}")]
@@ -140,8 +142,11 @@ impl ConsoleServer {
         let listener = TcpListener::bind(want).map_err(listen)?;
         listener.set_nonblocking(true).map_err(listen)?;
         let addr = listener.local_addr().map_err(listen)?;
-        let origin =
-            auth::Origin { scheme: if tls.is_some() { "https" } else { "http" }, loopback: addr.ip().is_loopback(), port: addr.port() };
+        let origin = auth::Origin {
+            scheme: if tls.is_some() { "https" } else { "http" },
+            loopback: addr.ip().is_loopback(),
+            port: addr.port(),
+        };
         let ctx = Arc::new(Ctx {
             backend,
             users: cfg.users,
@@ -214,10 +219,11 @@ fn serve(conn: TcpStream, remote: SocketAddr, ctx: &Ctx) {
     let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
     let _ = conn.set_write_timeout(Some(IO_TIMEOUT));
     match &ctx.tls {
-        Some(cfg) => match rustls::ServerConnection::new(Arc::clone(cfg)) {
-            Ok(tls) => routes::exchange(&mut rustls::StreamOwned::new(tls, conn), remote, ctx),
-            Err(_) => {}
-        },
+        Some(cfg) => {
+            if let Ok(tls) = rustls::ServerConnection::new(Arc::clone(cfg)) {
+                routes::exchange(&mut rustls::StreamOwned::new(tls, conn), remote, ctx);
+            }
+        }
         None => {
             let mut conn = conn;
             routes::exchange(&mut conn, remote, ctx);

@@ -103,7 +103,8 @@ fn route(req: &Request, remote: SocketAddr, ctx: &Ctx) -> Result<Option<Response
         ("POST", ["blocks", "unblock"]) => with(json!({"cmd": "unblock"}), body()?),
         _ => return Err(Response::error(404, "not found")),
     };
-    let gov = ctx.backend.governor.as_ref().ok_or_else(|| Response::error(404, "this sensor runs without governance"))?;
+    let gov =
+        ctx.backend.governor.as_ref().ok_or_else(|| Response::error(404, "this sensor runs without governance"))?;
     let answer = gov.handle(&peer, cmd);
     let ok = answer.get("ok").and_then(Value::as_bool).unwrap_or(false);
     Ok(Some(Response::json(if ok { 200 } else { 400 }, &answer)))

@@ -67,8 +67,11 @@ impl Fixture {
             history: None,
         };
         let users = Users::parse(&format!("alice {TOKEN}\n")).expect("users");
-        let server = ConsoleServer::start(ConsoleConfig { addr: "127.0.0.1:0".into(), remote: false, tls: None, users }, backend)
-            .expect("start");
+        let server = ConsoleServer::start(
+            ConsoleConfig { addr: "127.0.0.1:0".into(), remote: false, tls: None, users },
+            backend,
+        )
+        .expect("start");
         let host = server.addr().to_string();
         Self { server, gov, dir, host }
     }
@@ -95,14 +98,14 @@ impl Fixture {
     /// Signs in as alice: (cookie header, CSRF token).
     fn login(&self) -> (String, String) {
         let origin = self.origin();
-        let (st, head, body) =
-            self.send("POST", "/api/login", &[("Origin", &origin)], &format!(r#"{{"user":"alice","token":"{TOKEN}"}}"#));
+        let (st, head, body) = self.send(
+            "POST",
+            "/api/login",
+            &[("Origin", &origin)],
+            &format!(r#"{{"user":"alice","token":"{TOKEN}"}}"#),
+        );
         assert_eq!(st, 200, "{body}");
-        let cookie = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Set-Cookie: "))
-            .expect("a session cookie")
-            .to_owned();
+        let cookie = head.lines().find_map(|l| l.strip_prefix("Set-Cookie: ")).expect("a session cookie").to_owned();
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
         let pair = cookie.split(';').next().expect("pair").to_owned();
         (pair, body["csrf"].as_str().expect("csrf").to_owned())
@@ -142,7 +145,9 @@ fn parse(resp: &str) -> (u16, String, Value) {
 #[test]
 fn nothing_is_served_without_authentication_or_with_a_wrong_token_or_session() {
     let fx = Fixture::new("unauth");
-    for path in ["/api/incidents", "/api/approvals", "/api/blocks", "/api/audit", "/api/health", "/api/events", "/api/session"] {
+    for path in
+        ["/api/incidents", "/api/approvals", "/api/blocks", "/api/audit", "/api/health", "/api/events", "/api/session"]
+    {
         assert_eq!(fx.send("GET", path, &[], "").0, 401, "{path} without credentials");
         assert_eq!(fx.send("GET", path, &[("Authorization", "Bearer wrong-token-0123456789")], "").0, 401, "{path}");
         assert_eq!(fx.send("GET", path, &[("Cookie", "sensor_session=forged")], "").0, 401, "{path}");
@@ -190,8 +195,14 @@ fn cross_site_requests_are_refused_even_with_a_valid_session_or_token() {
     assert_eq!(fx.gov.lock().expect("gov").approvals().count(), 1, "still waiting");
     // DNS rebinding: a page whose name resolves to 127.0.0.1 sends its own Host.
     let mut c = TcpStream::connect(fx.server.addr()).expect("connect");
-    c.write_all(format!("GET /api/incidents HTTP/1.1\r\nHost: evil.example:{}\r\nAuthorization: {bearer}\r\n\r\n", fx.server.addr().port()).as_bytes())
-        .expect("send");
+    c.write_all(
+        format!(
+            "GET /api/incidents HTTP/1.1\r\nHost: evil.example:{}\r\nAuthorization: {bearer}\r\n\r\n",
+            fx.server.addr().port()
+        )
+        .as_bytes(),
+    )
+    .expect("send");
     let mut out = String::new();
     c.read_to_string(&mut out).expect("read");
     assert_eq!(parse(&out).0, 421, "{out}");
@@ -230,7 +241,8 @@ fn a_signed_in_analyst_approves_by_session_and_the_audit_log_names_them() {
         r#"{"label":"true-positive","note":"confirmed"}"#,
     );
     assert_eq!(st, 200, "{body}");
-    let (st, _, body) = fx.send("POST", "/api/blocks/unblock", &[("Authorization", &bearer)], r#"{"cidr":"10.9.0.3/32"}"#);
+    let (st, _, body) =
+        fx.send("POST", "/api/blocks/unblock", &[("Authorization", &bearer)], r#"{"cidr":"10.9.0.3/32"}"#);
     assert_eq!((st, body["was_blocked"].as_bool()), (200, Some(true)), "{body}");
     let (st, _, body) = fx.send("POST", "/api/blocks", &[("Authorization", &bearer)], r#"{"cidr":"not an address"}"#);
     assert_eq!(st, 400, "{body}");
@@ -244,8 +256,10 @@ fn the_event_stream_announces_a_new_incident_as_soon_as_the_governor_has_it() {
     let (tap, thread) = DecisionThread::spawn(Arc::clone(&fx.gov), Clock::Wall, None).expect("decision thread");
     let mut c = TcpStream::connect(fx.server.addr()).expect("connect");
     c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    c.write_all(format!("GET /api/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n", fx.host).as_bytes())
-        .expect("send");
+    c.write_all(
+        format!("GET /api/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n", fx.host).as_bytes(),
+    )
+    .expect("send");
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     while !seen.contains("data: {\"seq\":0}") {
@@ -278,13 +292,7 @@ fn the_event_stream_announces_a_new_incident_as_soon_as_the_governor_has_it() {
 
 #[test]
 fn a_non_loopback_address_needs_consent_and_bad_tls_files_are_named() {
-    let backend = || Backend {
-        governor: None,
-        changes: Arc::default(),
-        audit: None,
-        health: None,
-        history: None,
-    };
+    let backend = || Backend { governor: None, changes: Arc::default(), audit: None, health: None, history: None };
     let users = Users::parse(&format!("alice {TOKEN}")).expect("users");
     let cfg = ConsoleConfig { addr: "0.0.0.0:0".into(), remote: false, tls: None, users: users.clone() };
     assert!(matches!(ConsoleServer::start(cfg, backend()), Err(ConsoleError::NotLoopback(_))));

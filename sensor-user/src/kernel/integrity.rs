@@ -1,11 +1,9 @@
 //! Self-protection on the kernel side: every interface the XDP and TC egress programs were
 //! attached to still runs them. A program detached behind the sensor's back
 //! (`BPF_LINK_DETACH` on its link, or another program put in its place) is found by asking
-//! the kernel which programs each interface runs (`ip -j link show` for XDP,
+//! the kernel which programs each interface runs (rtnetlink `RTM_GETLINK` for XDP,
 //! `BPF_PROG_QUERY` for tcx egress) and re-attached; the caller audits it. (The tracepoints
 //! are perf-event links, which `BPF_LINK_DETACH` cannot detach.)
-
-use std::process::Command;
 
 use sensor_common::programs;
 
@@ -26,21 +24,11 @@ pub struct ProgramRepair {
     pub outcome: Result<String, LoadError>,
 }
 
-/// The id of the XDP program `iface` runs, read from `ip -j link show dev IFACE` in this
-/// process's network namespace; `Err` when it cannot be asked.
+/// The id of the XDP program `iface` runs, asked over rtnetlink in this process's network
+/// namespace; `Err` when it cannot be asked.
 pub fn attached_xdp_id(iface: &str) -> Result<Option<u32>, String> {
-    let out = Command::new("ip")
-        .args(["-j", "link", "show", "dev", iface])
-        .output()
-        .map_err(|e| format!("cannot run ip(8): {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("ip -j: {e}"))?;
-    Ok(v.get(0)
-        .and_then(|l| l.get("xdp"))
-        .and_then(|x| x.get("prog").and_then(|p| p.get("id")).and_then(serde_json::Value::as_u64))
-        .and_then(|id| u32::try_from(id).ok()))
+    let ifindex = crate::sys::if_index(iface).ok_or_else(|| format!("no interface {iface}"))?;
+    crate::sys::netlink_xdp::xdp_prog_id(ifindex).map_err(|e| format!("rtnetlink: {e}"))
 }
 
 /// The ids of the programs `iface` runs on `program`'s hook (XDP through netlink, TC

@@ -6,6 +6,7 @@ use std::{ffi::CString, io, time::Duration};
 
 pub mod bpf_query;
 pub mod caps;
+pub mod netlink_xdp;
 mod proc_ctl;
 pub use proc_ctl::{peer_cred, pidfd_open, pidfd_send_signal, umask};
 

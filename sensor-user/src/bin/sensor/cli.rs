@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Load the kernel programs, attach them and read events until SIGINT/SIGTERM.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Block a source address or CIDR in XDP (acts on the pinned maps of the sensor).
     Block {
         /// IPv4/IPv6 address or CIDR.
@@ -49,7 +49,7 @@ pub enum Command {
     },
     /// Replay pcap/pcapng captures (plain or gzip) through the packet pipeline and write
     /// eve.json records (flow, http, dns, tls, ssh, anomaly, stats).
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Suricata rules: check files (counts loaded and skipped by reason, with file:line), or
     /// reload the running sensor's rule set.
     Rules {
@@ -472,6 +472,32 @@ pub struct RunArgs {
     pub govern: GovernArgs,
     #[command(flatten)]
     pub lake: LakeArgs,
+    /// Analyst console.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// The analyst console of `run`.
+#[derive(Args, Debug, Clone)]
+pub struct ConsoleArgs {
+    /// Serve the analyst web console at ADDR ("off" to disable). Loopback only unless
+    /// --console-remote.
+    #[arg(long, default_value = "127.0.0.1:9465")]
+    pub console: String,
+    /// The console's accounts: one "NAME TOKEN" (or "NAME sha256:HEX") per line, mode 600.
+    /// Default STATE_DIR/console-users, created with user admin and a random token (printed
+    /// once) when missing.
+    #[arg(long)]
+    pub console_users: Option<PathBuf>,
+    /// Let the console listen on a non-loopback address (give it a certificate too).
+    #[arg(long)]
+    pub console_remote: bool,
+    /// PEM certificate chain: serve the console over HTTPS.
+    #[arg(long, requires = "console_key")]
+    pub console_cert: Option<PathBuf>,
+    /// PEM private key of --console-cert.
+    #[arg(long, requires = "console_cert")]
+    pub console_key: Option<PathBuf>,
 }
 
 /// `sensor replay`.

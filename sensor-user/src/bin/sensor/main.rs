@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod cli;
+mod console;
 mod fleet;
 mod govern;
 mod lake;
@@ -116,8 +117,8 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<()> {
     let notes_path = cli.state_dir.join("block-notes.json");
     match cli.command {
-        Command::Run(args) => run(&cli.pin_dir, &cli.state_dir, args),
-        Command::Replay(args) => replay::run(args),
+        Command::Run(args) => run(&cli.pin_dir, &cli.state_dir, *args),
+        Command::Replay(args) => replay::run(*args),
         Command::Agents { what } => agents::command(&what),
         Command::Rules { what: RulesCmd::Check { paths, vars, json, verbose } } => {
             rules::check(&paths, &vars, json, verbose)
@@ -411,9 +412,16 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let agent_stats = agents.as_ref().map(|(rt, _)| Arc::clone(rt.stats()));
     // Governance: the governor owns the block maps (the only writer from now on), takes
     // findings from the agents' tap on its own thread, and answers the control socket.
-    let sig = crate::rules::build(&a.rules, false)?;
+    // Live, the pipeline sees payload samples, never the handshake (the kernel tracks that):
+    // every flow looks picked up midstream, and without pick-up its rules would get no app
+    // layer (an HTTP rule would never see a request).
+    let sig = crate::rules::build(&a.rules, false)?.map(|mut s| {
+        s.midstream = true;
+        s
+    });
     let rules_reload = sig.as_ref().map(|s| crate::rules::reloader(a.rules.clone(), s.reloader()));
     let mut gov = None;
+    let mut console_gov = None;
     let mut fleet: Option<sensor_user::fleet::Fleet> = None;
     let mut blocks = Some(blocks);
     if agents.is_some() && !a.govern.no_govern {
@@ -435,9 +443,12 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         if let Some(sig) = &sig {
             api = api.with_rules_reload(crate::rules::reloader(a.rules.clone(), sig.reloader()));
         }
-        let api = Arc::new(api);
-        let server = ControlServer::start(&govern::socket_path(state_dir), api)?;
+        let api: Arc<dyn sensor_user::api::Handler> = Arc::new(api);
+        let server = ControlServer::start(&govern::socket_path(state_dir), Arc::clone(&api))?;
         eprintln!("control socket {} (root only); audit log {}", server.path().display(), audit.display());
+        let changes = shared.lock().map(|g| Arc::clone(&g.changes)).unwrap_or_default();
+        let key = a.govern.audit_key.as_deref().map(sensor_user::audit::load_key).transpose()?;
+        console_gov = Some(((api, changes), (audit, key)));
         gov = Some((shared, tap, thread, server));
     }
     let (mut live, mut state_path, mut proc_agents, mut log_agents) = (None, None, None, None);
@@ -490,19 +501,20 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     let proc_reader = RingReader::spawn("ring-proc", proc_ring, Arc::clone(&stop), proc_sink)?;
     let mut auth =
         crate::auth::AuthFeed::start(&a.auth_logs, log_agents.take(), offset, lake.as_ref().map(|l| l.sink()))?;
+    let sources = metrics::Sources {
+        counters: pin_dir.join(kernel::RUN_SUBDIR).join(sensor_common::maps::COUNTERS),
+        rings: vec![("net", Arc::clone(&net_reader.stats)), ("proc", Arc::clone(&proc_reader.stats))],
+        pipeline: Arc::clone(&gauges),
+        agents: agent_stats,
+        governor: gov.as_ref().map(|(g, ..)| Arc::clone(g)),
+        lake: lake.as_ref().map(|l| Arc::clone(l.stats())),
+        fleet: fleet.as_ref().map(|f| Arc::clone(f.stats())),
+    };
+    let collect: sensor_user::metrics::server::Collect = Arc::new(move || sources.collect());
     let metrics_server = if a.metrics == "off" {
         None
     } else {
-        let sources = metrics::Sources {
-            counters: pin_dir.join(kernel::RUN_SUBDIR).join(sensor_common::maps::COUNTERS),
-            rings: vec![("net", Arc::clone(&net_reader.stats)), ("proc", Arc::clone(&proc_reader.stats))],
-            pipeline: Arc::clone(&gauges),
-            agents: agent_stats,
-            governor: gov.as_ref().map(|(g, ..)| Arc::clone(g)),
-            lake: lake.as_ref().map(|l| Arc::clone(l.stats())),
-            fleet: fleet.as_ref().map(|f| Arc::clone(f.stats())),
-        };
-        match sensor_user::metrics::MetricsServer::start(&a.metrics, Arc::new(move || sources.collect())) {
+        match sensor_user::metrics::MetricsServer::start(&a.metrics, Arc::clone(&collect)) {
             Ok(m) => {
                 eprintln!("metrics: http://{}/metrics", m.addr());
                 Some(m)
@@ -513,6 +525,17 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             }
         }
     };
+    let (console_api, console_audit) = console_gov.unzip();
+    let console = console::start(
+        &a.console,
+        state_dir,
+        console::Sources {
+            governor: console_api,
+            audit: console_audit,
+            health: collect,
+            lake: lake.as_ref().map(|l| (l.config().root.clone(), l.config().host.clone())),
+        },
+    )?;
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
     let hup = Arc::new(AtomicBool::new(false));
@@ -613,6 +636,7 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
             );
         }
     }
+    drop(console);
     drop(metrics_server);
     if let Some(f) = fleet {
         f.stop();

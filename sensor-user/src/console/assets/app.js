@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -27,6 +27,7 @@ function clear(node) { while (node.firstChild) node.removeChild(node.firstChild)
 function fill(tbody, rows) { clear(tbody); rows.forEach((r) => tbody.append(r)); }
 function toast(msg) { const t = $('toast'); t.textContent = msg; t.hidden = false; setTimeout(() => { t.hidden = true; }, 4000); }
 const nowMs = () => Date.now() + state.skew;
+function clock(ns) { return ns ? new Date(ns / 1e6).toISOString().slice(11, 19) : ''; }
 function when(ns) { if (!ns) return ''; return new Date(ns / 1e6).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'); }
 function left(ns) {
   const s = Math.max(0, Math.round((ns / 1e6 - nowMs()) / 1000));
@@ -127,7 +128,7 @@ function renderIncidents() {
       el('td', {}, i.id), el('td', {}, sev(i.severity)), el('td', {}, (i.stages || []).slice(-1)[0] || ''),
       el('td', {}, (i.confidence || 0).toFixed(2)), el('td', { class: 'mono' }, (i.adversaries || []).join(', ')),
       el('td', {}, (i.techniques || []).join(', ')), el('td', {}, i.findings_total),
-      el('td', { class: 'mono' }, when(i.last_ns)), el('td', {}, d ? `${d.outcome} (${target(d.target)})` : ''));
+      el('td', { class: 'mono nowrap', title: when(i.last_ns) }, clock(i.last_ns)), el('td', {}, d ? `${d.outcome} (${target(d.target)})` : ''));
     return tr;
   });
   fill($('incidents-table').tBodies[0], rows);
@@ -146,7 +147,7 @@ function renderDetail(i) {
   const box = clear($('incident-detail'));
   if (!i) { box.append(el('p', { class: 'hint' }, 'Select an incident.')); return; }
   const procs = Object.values(i.processes || {}).map((p) => `${p.pid} ${p.exe}`).join('; ');
-  box.append(
+  box.append(el('div', {},
     el('h2', {}, `Incident ${i.id} `, sev(i.severity)),
     kv([['stages', (i.stages || []).join(' → ')], ['confidence', `${(i.confidence || 0).toFixed(2)} — ${i.confidence_note || ''}`],
       ['ATT&CK', (i.techniques || []).join(', ')], ['adversaries', (i.adversaries || []).join(', ')],
@@ -170,7 +171,7 @@ function renderDetail(i) {
         f.exe && `exe ${f.exe}`, f.user && `user ${f.user}`, f.host && `host ${f.host}`].filter(Boolean).join('  ')),
       f.evidence ? el('div', { class: 'evidence' }, f.evidence) : null))),
     el('h2', {}, 'Feedback'),
-    feedbackForm(i.id));
+    feedbackForm(i.id)));
 }
 function feedbackForm(id) {
   const note = el('input', { name: 'note', placeholder: 'note (optional)' });
@@ -297,7 +298,9 @@ function chart(title, series) {
     line.setAttribute('points', series[k].map(([t, v]) => `${((t - t0) / (t1 - t0)) * W},${14 + H - (v / vmax) * H}`).join(' '));
     svg.append(line);
     const last = series[k][series[k].length - 1][1];
-    legend.append(el('span', { style: `color:${COLORS[i % COLORS.length]}` }, `${k} ${last >= 100 ? last.toFixed(0) : last.toPrecision(3)}`));
+    const label = el('span', {}, `${k} ${last >= 100 ? last.toFixed(0) : last.toPrecision(3)}`);
+    label.style.color = COLORS[i % COLORS.length]; // CSSOM, which the style-src policy allows
+    legend.append(label);
   });
   box.append(svg, legend);
   return box;
