@@ -297,10 +297,9 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
     assert_eq!(result["xss_ran"], false, "{result}");
     assert_eq!(result["dialogs"], serde_json::json!([]), "{result}");
     assert!(result["console_errors"].as_array().is_some_and(Vec::is_empty), "{result}");
-    assert!(
-        result["history_position"].as_str().is_some_and(|p| p.ends_with(&format!("of {PAST_INCIDENTS}"))),
-        "{result}"
-    );
+    // The past incidents, and the live ones once the lake has flushed them.
+    let total = result["history_position"].as_str().and_then(|p| p.rsplit("of ").next()?.parse::<u64>().ok());
+    assert!(total.is_some_and(|t| t >= PAST_INCIDENTS), "{result}");
     for page in ["incidents", "approvals", "blocks", "audit", "hostile", "health", "history"] {
         assert!(shots.join(format!("{page}.png")).is_file(), "screenshot {page}");
     }

@@ -219,6 +219,14 @@ impl Response {
     /// # Errors
     /// Transport errors.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
+        self.write(w, true)
+    }
+
+    /// Writes the head, and the body when `body` (not for `HEAD`).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub fn write(&self, w: &mut impl Write, body: bool) -> io::Result<()> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n{SECURITY_HEADERS}",
             self.status,
@@ -232,7 +240,9 @@ impl Response {
         }
         head.push_str("\r\n");
         w.write_all(head.as_bytes())?;
-        w.write_all(&self.body)?;
+        if body {
+            w.write_all(&self.body)?;
+        }
         w.flush()
     }
 }

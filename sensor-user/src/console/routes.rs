@@ -36,7 +36,7 @@ pub(super) fn exchange(io: &mut (impl Read + Write), remote: SocketAddr, ctx: &C
         Err(e) => return drop(Response::error(400, e).write_to(io)),
     };
     match route(&req, remote, ctx) {
-        Ok(Some(r)) | Err(r) => drop(r.write_to(io)),
+        Ok(Some(r)) | Err(r) => drop(r.write(io, req.method != "HEAD")),
         Ok(None) => stream_changes(io, ctx),
     }
 }

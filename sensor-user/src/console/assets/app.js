@@ -235,12 +235,15 @@ async function renderAudit() {
   st.textContent = a.verify.ok
     ? `Chain verifies: ${a.verify.records} records${a.verify.keyed ? ', HMAC checked' : ' (no HMAC key given)'}; showing the newest ${a.records.length}.`
     : `CHAIN DOES NOT VERIFY: ${a.verify.problems.join('; ')}`;
-  const skip = ['seq', 'ts', 'prev', 'kind', 'hash', 'mac', 'approver', 'by'];
+  const skip = ['seq', 'ts', 'prev', 'kind', 'hash', 'mac', 'approver', 'by', 'reasoning', 'incident_summary', 'at_ns', 'scores', 'matrix_version'];
   fill($('audit-table').tBodies[0], a.records.map(({ record: r }) => {
     const by = r.approver || r.by || '';
-    const what = Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
-    return el('tr', { 'data-seq': r.seq, 'data-kind': r.kind }, el('td', {}, r.seq), el('td', { class: 'mono' }, r.ts), el('td', {}, r.kind),
-      el('td', { class: 'by' }, by), el('td', { class: 'mono' }, what.length > 600 ? `${what.slice(0, 600)}…` : what));
+    const summary = r.target
+      ? `${target(r.target)} → ${r.outcome} (verdict ${r.verdict}, authority ${r.authority}${r.asset ? `, asset ${r.asset}` : ''}, incident ${r.incident})`
+      : Object.entries(r).filter(([k]) => !skip.includes(k)).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
+    return el('tr', { 'data-seq': r.seq, 'data-kind': r.kind }, el('td', {}, r.seq), el('td', { class: 'mono nowrap' }, r.ts), el('td', {}, r.kind),
+      el('td', { class: 'by' }, by),
+      el('td', {}, el('div', {}, summary), el('details', {}, el('summary', {}, 'record'), el('pre', { class: 'mono' }, JSON.stringify(r, null, 1)))));
   }));
 }
 
