@@ -89,7 +89,16 @@ try {
   result.blocks = await page.$$eval('#blocks-table tbody tr', (trs) => trs.map((t) => t.dataset.cidr));
   await shot('blocks');
 
-  // 4. The audit page shows the approval with the user's identity, and the chain verifies.
+  // 4. Feedback by a click on the incident: recorded with the user's name.
+  step('feedback');
+  await view('incidents');
+  await page.locator('#incidents-table tbody tr', { hasText: approveSrc }).first().click();
+  await page.fill('#incident-detail input[name=note]', 'scan confirmed <b>by e2e</b>');
+  await page.click('#incident-detail button[data-action=true-positive]');
+  await page.waitForFunction(() => document.getElementById('incident-detail').textContent.includes('true_positive by '), null, { timeout: TIMEOUT });
+  result.feedback_text = await page.evaluate(() => [...document.querySelectorAll('#incident-detail dd')].map((d) => d.textContent).find((t) => t.includes('true_positive')));
+
+  // 5. The audit page shows the approval with the user's identity, and the chain verifies.
   step('audit');
   await view('audit');
   const who = `${env('CONSOLE_USER')} (console session from 127.0.0.1)`;
@@ -98,7 +107,7 @@ try {
   result.audit_approver = who;
   await shot('audit');
 
-  // 5. Hostile strings from events are on the page as text, and nothing of them ran.
+  // 6. Hostile strings from events are on the page as text, and nothing of them ran.
   step('hostile strings');
   await view('incidents');
   const deadline = Date.now() + TIMEOUT;
@@ -126,14 +135,14 @@ try {
   result.xss_ran = await page.evaluate(() => typeof window.__xss !== 'undefined');
   result.dialogs = dialogs;
 
-  // 6. Health charts.
+  // 7. Health charts.
   step('health');
   await view('health');
   await page.waitForFunction(() => document.querySelectorAll('#charts polyline').length >= 2, null, { timeout: TIMEOUT });
   result.chart_lines = await page.$$eval('#charts polyline', (l) => l.length);
   await shot('health');
 
-  // 7. The lake's past incidents, paged (memory measured after).
+  // 8. The lake's past incidents, paged (memory measured after).
   step('history');
   await page.waitForTimeout(500);
   console.log('PHASE history');

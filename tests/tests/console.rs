@@ -5,8 +5,8 @@
 //! markup arrive: a program named like an HTML tag run from /tmp, a DNS query for a
 //! domain made of markup, an HTTP request whose Host header is a script tag. The browser
 //! must see the incident appear without a reload, approve the waiting block by a click,
-//! find the block on the blocks page and the approval under the analyst's name on the
-//! audit page, show every hostile string as text with nothing of it executed, draw the
+//! find the block on the blocks page, mark the incident a true positive by a click, find
+//! the approval under the analyst's name on the audit page, show every hostile string as text with nothing of it executed, draw the
 //! health charts and page through the lake's history. Screenshots go to
 //! target/console-e2e/. The test also asks the live console, without a browser, for data
 //! with no credentials, a wrong token and a cross-site request, and is refused each time.
@@ -303,6 +303,11 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
     for page in ["incidents", "approvals", "blocks", "audit", "hostile", "health", "history"] {
         assert!(shots.join(format!("{page}.png")).is_file(), "screenshot {page}");
     }
+    assert_eq!(
+        result["feedback_text"],
+        format!("true_positive by {USER} (console session from 127.0.0.1): scan confirmed <b>by e2e</b>"),
+        "feedback by a click, the note shown as text: {result}"
+    );
     // The audit log itself names the analyst.
     let audit = std::fs::read_to_string(state.0.join("audit.jsonl")).expect("audit log");
     assert!(audit.contains(&format!("\"approver\":\"{USER} (console session from 127.0.0.1)\"")), "{audit}");
