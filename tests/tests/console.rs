@@ -217,7 +217,7 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
     let err = sensor.stderr();
     let url = err
         .lines()
-        .find_map(|l| l.strip_prefix("console: ")?.split_whitespace().next().map(str::to_owned))
+        .find_map(|l| l.strip_prefix("console: ").filter(|u| u.starts_with("http")).map(str::to_owned))
         .unwrap_or_else(|| panic!("the sensor prints the console address:\n{err}"));
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
 

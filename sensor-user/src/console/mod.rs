@@ -103,6 +103,26 @@ pub enum ConsoleError {
     Tls(String),
 }
 
+impl ConsoleConfig {
+    /// Checks everything but the bind: the address, the consent for a non-loopback one,
+    /// the certificate and key. A sensor calls it before it attaches anything.
+    ///
+    /// # Errors
+    /// See [`ConsoleError`].
+    pub fn check(&self) -> Result<(), ConsoleError> {
+        self.resolve().map(drop)
+    }
+
+    fn resolve(&self) -> Result<(SocketAddr, Option<Arc<rustls::ServerConfig>>), ConsoleError> {
+        let want: SocketAddr = self.addr.parse().map_err(|_| ConsoleError::Addr(self.addr.clone()))?;
+        if !want.ip().is_loopback() && !self.remote {
+            return Err(ConsoleError::NotLoopback(want));
+        }
+        let tls = self.tls.as_ref().map(|(c, k)| tls::server_config(c, k)).transpose()?;
+        Ok((want, tls))
+    }
+}
+
 /// Shared by the accept loop and the connection threads.
 struct Ctx {
     backend: Backend,
@@ -133,11 +153,7 @@ impl ConsoleServer {
     /// # Errors
     /// See [`ConsoleError`].
     pub fn start(cfg: ConsoleConfig, backend: Backend) -> Result<Self, ConsoleError> {
-        let want: SocketAddr = cfg.addr.parse().map_err(|_| ConsoleError::Addr(cfg.addr.clone()))?;
-        if !want.ip().is_loopback() && !cfg.remote {
-            return Err(ConsoleError::NotLoopback(want));
-        }
-        let tls = cfg.tls.as_ref().map(|(c, k)| tls::server_config(c, k)).transpose()?;
+        let (want, tls) = cfg.resolve()?;
         let listen = |source| ConsoleError::Listen { addr: cfg.addr.clone(), source };
         let listener = TcpListener::bind(want).map_err(listen)?;
         listener.set_nonblocking(true).map_err(listen)?;

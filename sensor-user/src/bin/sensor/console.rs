@@ -30,7 +30,7 @@ fn users(args: &ConsoleArgs, state_dir: &Path) -> Result<(Users, PathBuf)> {
         return Ok((Users::load(&path)?, path));
     }
     let (users, token) = Users::create(&path, "admin")?;
-    eprintln!("console: created {} with user admin, token {token}", path.display());
+    eprintln!("console: created {} with user admin, token {token} (shown once)", path.display());
     Ok((users, path))
 }
 
@@ -95,12 +95,30 @@ pub struct Sources {
     pub lake: Option<(PathBuf, String)>,
 }
 
-/// Starts the console unless `--console off`.
-pub fn start(args: &ConsoleArgs, state_dir: &Path, src: Sources) -> Result<Option<ConsoleServer>> {
+/// The console's settings, checked (address, consent, certificate, accounts: the accounts
+/// file is created on first use), before the sensor attaches anything; None with
+/// `--console off`.
+pub fn prepare(args: &ConsoleArgs, state_dir: &Path) -> Result<Option<ConsoleConfig>> {
+    use std::os::unix::fs::DirBuilderExt;
     if args.console == "off" {
         return Ok(None);
     }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .with_context(|| format!("creating the state directory {}", state_dir.display()))?;
     let (users, users_path) = users(args, state_dir)?;
+    let tls = args.console_cert.clone().zip(args.console_key.clone());
+    let cfg = ConsoleConfig { addr: args.console.clone(), remote: args.console_remote, tls, users };
+    cfg.check().with_context(|| format!("the console (accounts in {})", users_path.display()))?;
+    Ok(Some(cfg))
+}
+
+/// Starts the console prepared by [`prepare`]. It never fails the sensor: it runs after
+/// the ring readers started, and a busy port only turns the console off.
+pub fn start(cfg: Option<ConsoleConfig>, src: Sources) -> Option<ConsoleServer> {
+    let cfg = cfg?;
     let (governor, changes) = match src.governor {
         Some((h, c)) => (Some(h), c),
         None => (None, Arc::default()),
@@ -110,11 +128,20 @@ pub fn start(args: &ConsoleArgs, state_dir: &Path, src: Sources) -> Result<Optio
         changes,
         audit: src.audit,
         health: Some(src.health),
-        history: src.lake.map(|(root, host)| history(root, host)).transpose()?,
+        history: src.lake.and_then(|(root, host)| {
+            history(root, host).map_err(|e| eprintln!("warning: {e:#}; the console shows no lake history")).ok()
+        }),
     };
-    let tls = args.console_cert.clone().zip(args.console_key.clone());
-    let cfg = ConsoleConfig { addr: args.console.clone(), remote: args.console_remote, tls, users };
-    let server = ConsoleServer::start(cfg, backend).context("starting the console")?;
-    eprintln!("console: {} (accounts in {})", server.url(), users_path.display());
-    Ok(Some(server))
+    match ConsoleServer::start(cfg, backend) {
+        Ok(server) => {
+            eprintln!("console: {}", server.url());
+            Some(server)
+        }
+        // A busy port does not stop a sensor (as with /metrics); a wrong setting stopped it
+        // in `prepare`, before anything was attached.
+        Err(e) => {
+            eprintln!("warning: {e}; the console is off");
+            None
+        }
+    }
 }

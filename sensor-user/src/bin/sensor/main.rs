@@ -341,6 +341,7 @@ fn check_inputs(a: &RunArgs) -> Result<()> {
 
 fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     check_inputs(&a)?;
+    let console_cfg = console::prepare(&a.console, state_dir)?;
     if a.rules.simulate_ips {
         bail!(
             "--simulate-ips is for replay: the live sensor is passive, and it blocks through its XDP \
@@ -527,15 +528,14 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
     };
     let (console_api, console_audit) = console_gov.unzip();
     let console = console::start(
-        &a.console,
-        state_dir,
+        console_cfg,
         console::Sources {
             governor: console_api,
             audit: console_audit,
             health: collect,
             lake: lake.as_ref().map(|l| (l.config().root.clone(), l.config().host.clone())),
         },
-    )?;
+    );
     eprintln!("sensor running (pid {}); pins in {}", std::process::id(), pin_dir.display());
 
     let hup = Arc::new(AtomicBool::new(false));
