@@ -71,3 +71,41 @@ fn a_failed_attach_leaves_nothing_attached_or_pinned() {
         .unwrap_or_default();
     assert!(left.is_empty(), "pins left behind: {left:?}");
 }
+
+#[test]
+fn a_console_setting_that_cannot_be_served_stops_the_start_and_leaves_nothing_attached() {
+    if !privileged(true) {
+        return;
+    }
+    let net = NetPair::new();
+    let pins = PinDir::new();
+    let state = tests::TempDir::new("console-bad-");
+    let run = |extra: &[&str]| {
+        let out = NetPair::command(&net.ns_a, sensor_bin())
+            .arg("--pin-dir")
+            .arg(&pins.path)
+            .arg("--state-dir")
+            .arg(&state.0)
+            .args(["run", "--iface", &net.if_a, "--no-tracepoints", "--duration", "5"])
+            .args(extra)
+            .output()
+            .expect("sensor runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&["--console", "10.201.0.1:9465"]);
+    assert!(!ok && err.contains("is not loopback") && err.contains("--console-remote"), "{err}");
+    let users = state.0.join("console-users");
+    std::fs::set_permissions(&users, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let (ok, err) = run(&[]);
+    assert!(!ok && err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&users, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let (ok, err) = run(&["--console-cert", "/nonexistent/c.pem", "--console-key", "/nonexistent/k.pem"]);
+    assert!(!ok && err.contains("/nonexistent/c.pem"), "{err}");
+    let link = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().expect("ip");
+    assert!(!String::from_utf8_lossy(&link.stdout).contains("xdp"), "XDP left attached");
+    let left: Vec<_> = std::fs::read_dir(&pins.path)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    // The block lists stay pinned, as after any stop (blocks outlive the process).
+    assert!(left.iter().all(|n| n == "BLOCK_V4" || n == "BLOCK_V6"), "pins left behind: {left:?}");
+}

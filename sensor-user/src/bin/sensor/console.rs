@@ -96,7 +96,7 @@ pub struct Sources {
 }
 
 /// The console's settings, checked (address, consent, certificate, accounts: the accounts
-/// file is created on first use), before the sensor attaches anything; None with
+/// file is created on first use) before any of the sensor's threads start; None with
 /// `--console off`.
 pub fn prepare(args: &ConsoleArgs, state_dir: &Path) -> Result<Option<ConsoleConfig>> {
     use std::os::unix::fs::DirBuilderExt;

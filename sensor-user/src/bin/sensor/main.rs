@@ -341,7 +341,6 @@ fn check_inputs(a: &RunArgs) -> Result<()> {
 
 fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Result<()> {
     check_inputs(&a)?;
-    let console_cfg = console::prepare(&a.console, state_dir)?;
     if a.rules.simulate_ips {
         bail!(
             "--simulate-ips is for replay: the live sensor is passive, and it blocks through its XDP \
@@ -371,6 +370,9 @@ fn run(pin_dir: &std::path::Path, state_dir: &std::path::Path, a: RunArgs) -> Re
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
     }
     let mut sensor = Sensor::start(&opts)?;
+    // Checked before any thread starts (an error here detaches what was just attached), and
+    // after the preflight: a user who may not run the sensor learns that first.
+    let console_cfg = console::prepare(&a.console, state_dir)?;
     for r in &sensor.attached {
         eprintln!("attached {:<20} {:<32} {}", r.program, r.target, r.mode);
     }
