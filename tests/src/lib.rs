@@ -156,6 +156,23 @@ impl NetPair {
         p
     }
 
+    /// Adds `addr`/24 to the peer's interface (`peer`) or the sensor side's.
+    pub fn add_addr(&self, peer: bool, addr: &str) {
+        let (ns, dev) = if peer { (&self.ns_b, &self.if_b) } else { (&self.ns_a, &self.if_a) };
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+    }
+
+    /// TCP connection attempts from the peer namespace to 40 closed ports of `dst` from
+    /// `first_port` on, from address `src` when given.
+    pub fn scan(&self, src: Option<&str>, dst: &str, first_port: u16) {
+        let script = "import socket,sys\nsrc,dst,lo=sys.argv[1],sys.argv[2],int(sys.argv[3])\nfor p in range(lo,lo+40):\n    s=socket.socket()\n    if src:\n        s.bind((src,0))\n    s.settimeout(0.05)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
+        let st = Self::command(&self.ns_b, "python3")
+            .args(["-c", script, src.unwrap_or(""), dst, &first_port.to_string()])
+            .status()
+            .expect("python3");
+        assert!(st.success(), "scan script failed");
+    }
+
     /// `/run/netns/<ns>`.
     pub fn ns_path(ns: &str) -> PathBuf {
         Path::new("/run/netns").join(ns)
@@ -344,6 +361,15 @@ impl SensorProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Resident memory of process `pid` in KiB (0 when it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Waits up to `timeout` for `pred`, polling; panics naming `what` with `log()` (the

@@ -86,22 +86,6 @@ fn fill_lake(root: &Path) {
     lake.finish();
 }
 
-fn add_addr(ns: &str, dev: &str, addr: &str) {
-    let st =
-        Command::new("ip").args(["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]).status().expect("ip");
-    assert!(st.success());
-}
-
-/// Connection attempts from `src` to 40 closed ports of `dst` on the sensor side.
-fn scan(net: &NetPair, src: &str, dst: &str, first_port: u16) {
-    let script = "import socket,sys\nsrc,dst,lo=sys.argv[1],sys.argv[2],int(sys.argv[3])\nfor p in range(lo,lo+40):\n    s=socket.socket()\n    s.bind((src,0))\n    s.settimeout(0.05)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
-    let st = NetPair::command(&net.ns_b, "python3")
-        .args(["-c", script, src, dst, &first_port.to_string()])
-        .status()
-        .expect("python3");
-    assert!(st.success(), "scan script failed");
-}
-
 /// A DNS query whose registered domain is markup, under a long encoded label (the
 /// dns_tunnel agent reports a name like that).
 fn hostile_dns(net: &NetPair) {
@@ -162,14 +146,6 @@ fn status_of(ns: &str, addr: String, request: String) -> u16 {
     })
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_chromium() {
     if !privileged(true) {
@@ -186,10 +162,10 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
     let state = TempDir::new("console-e2e-");
     let tmp = TempDir(Path::new("/tmp").join(unique("console-e2e-exe-")));
     std::fs::create_dir_all(&tmp.0).expect("tmp dir");
-    add_addr(&net.ns_b, &net.if_b, CRITICAL);
+    net.add_addr(true, CRITICAL);
     for (a, t) in ORDINARY.iter().zip(TARGETS) {
-        add_addr(&net.ns_b, &net.if_b, a);
-        add_addr(&net.ns_a, &net.if_a, t);
+        net.add_addr(true, a);
+        net.add_addr(false, t);
     }
     let t0 = Instant::now();
     fill_lake(&state.0.join("lake"));
@@ -234,7 +210,7 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
 
     let shots = shots_dir();
     std::fs::create_dir_all(&shots).expect("screenshot dir");
-    let rss_before = rss_kib(sensor.pid());
+    let rss_before = tests::rss_kib(sensor.pid());
     let hostile = serde_json::to_string(&[PROCESS_NAME, DNS_DOMAIN, HTTP_HOST]).expect("json");
     let mut node = NetPair::command(&net.ns_a, "node")
         .arg(e2e.join("e2e.mjs"))
@@ -254,9 +230,9 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
         let _ = node.kill();
         panic!("the browser did not sign in: {ready}\nsensor stderr:\n{}", sensor.stderr());
     }
-    scan(&net, CRITICAL, ADDR_A, 2000);
+    net.scan(Some(CRITICAL), ADDR_A, 2000);
     for (i, (a, t)) in ORDINARY.iter().zip(TARGETS).enumerate() {
-        scan(&net, a, t, 3000 + 100 * i as u16);
+        net.scan(Some(a), t, 3000 + 100 * i as u16);
         std::thread::sleep(Duration::from_millis(300));
     }
     hostile_process(&tmp.0);
@@ -266,9 +242,9 @@ fn an_analyst_sees_the_scan_approves_the_block_and_hostile_strings_stay_text_in_
     let (mut result, mut fail, mut rss_history, mut rss_done) = (Value::Null, None, 0, 0);
     for l in lines.map_while(Result::ok) {
         if l == "PHASE history" {
-            rss_history = rss_kib(sensor.pid());
+            rss_history = tests::rss_kib(sensor.pid());
         } else if l == "PHASE done" {
-            rss_done = rss_kib(sensor.pid());
+            rss_done = tests::rss_kib(sensor.pid());
         } else if let Some(r) = l.strip_prefix("RESULT ") {
             result = serde_json::from_str(r).expect("result JSON");
         } else if let Some(f) = l.strip_prefix("FAIL ") {

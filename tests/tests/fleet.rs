@@ -149,14 +149,6 @@ impl Gateway {
     }
 }
 
-/// Connection attempts from the attacker (10.201.0.2, the peer side of every pair) to 40
-/// closed ports of gateway `net`.
-fn scan(net: &NetPair) {
-    let script = "import socket,sys\nfor p in range(2000,2040):\n    s=socket.socket()\n    s.settimeout(0.05)\n    try:\n        s.connect((sys.argv[1],p))\n    except Exception:\n        pass\n    s.close()\n";
-    let st = NetPair::command(&net.ns_b, "python3").args(["-c", script, ADDR_A]).status().expect("python3");
-    assert!(st.success(), "scan script failed");
-}
-
 fn answers(net: &NetPair) -> bool {
     NetPair::command(&net.ns_b, "ping")
         .args(["-c", "2", "-i", "0.2", "-W", "1", ADDR_A])
@@ -216,7 +208,7 @@ fn a_scan_seen_by_one_gateway_is_blocked_at_the_other_two() {
     for gw in &gws[1..] {
         assert!(answers(&gw.net), "{}: the attacker is answered before any block", gw.id);
     }
-    scan(&gws[0].net);
+    gws[0].net.scan(None, ADDR_A, 2000);
     let line = wait_line(&sensors[0], Duration::from_secs(15), "gw1's own block", |l| {
         l.contains("block 10.201.0.2/32 -> applied")
     });
@@ -246,7 +238,7 @@ fn a_gateway_restarted_while_the_server_is_down_loses_no_decision() {
         wait_line(s, Duration::from_secs(15), "the outage line", |l| l.starts_with("fleet: NATS at"));
     }
     // gw1 still detects and blocks on its own while the server is down.
-    scan(&gws[0].net);
+    gws[0].net.scan(None, ADDR_A, 2000);
     wait_line(&first[0], Duration::from_secs(15), "gw1's own block", |l| l.contains("block 10.201.0.2/32 -> applied"));
     assert!(!answers(&gws[0].net), "gw1 blocks without the fleet");
     let t0 = Instant::now();

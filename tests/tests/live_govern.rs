@@ -10,7 +10,6 @@
 
 use std::{
     path::Path,
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -32,24 +31,6 @@ class = "critical"
 [allowlist]
 never_block = ["10.201.0.4"]
 "#;
-
-fn add_addr(net: &NetPair, addr: &str) {
-    let st = Command::new("ip")
-        .args(["-n", &net.ns_b, "addr", "add", &format!("{addr}/24"), "dev", &net.if_b])
-        .status()
-        .expect("ip");
-    assert!(st.success());
-}
-
-/// Connection attempts from `src` to 40 closed ports of the sensor side.
-fn scan(net: &NetPair, src: &str, first_port: u16) {
-    let script = "import socket,sys\nsrc,dst,lo=sys.argv[1],sys.argv[2],int(sys.argv[3])\nfor p in range(lo,lo+40):\n    s=socket.socket()\n    s.bind((src,0))\n    s.settimeout(0.05)\n    try:\n        s.connect((dst,p))\n    except Exception:\n        pass\n    s.close()\n";
-    let st = NetPair::command(&net.ns_b, "python3")
-        .args(["-c", script, src, ADDR_A, &first_port.to_string()])
-        .status()
-        .expect("python3");
-    assert!(st.success(), "scan script failed");
-}
 
 /// Whether a ping from `src` gets an answer.
 fn answers(net: &NetPair, src: &str) -> bool {
@@ -104,14 +85,14 @@ fn a_scan_is_blocked_alone_expires_at_its_ttl_and_a_repeat_offender_gets_a_longe
         return;
     }
     let net = NetPair::new();
-    add_addr(&net, "10.201.0.4");
+    net.add_addr(true, "10.201.0.4");
     let pins = PinDir::new();
     let state = TempDir::new("govern-");
     let sensor = start(&net, &pins, &state.0);
     const SCANNER: &str = "10.201.0.2";
     assert!(answers(&net, SCANNER), "the peer answers before any block");
 
-    scan(&net, SCANNER, 2000);
+    net.scan(Some(SCANNER), ADDR_A, 2000);
     let line = wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.2/32 -> applied"))
         .unwrap_or_else(|| panic!("no autonomous block; sensor stderr:\n{}", sensor.stderr()));
     assert!(line.contains("(contain, authority autonomous)"), "{line}");
@@ -127,7 +108,7 @@ fn a_scan_is_blocked_alone_expires_at_its_ttl_and_a_repeat_offender_gets_a_longe
     assert!(answers(&net, SCANNER), "the expired block lets packets pass");
 
     // The second offence gets the second step of the ladder.
-    scan(&net, SCANNER, 3000);
+    net.scan(Some(SCANNER), ADDR_A, 3000);
     let (ok, out, _) = cli(&state.0, &["incidents", "--json"]);
     assert!(ok);
     let t0 = Instant::now();
@@ -148,7 +129,7 @@ fn a_scan_is_blocked_alone_expires_at_its_ttl_and_a_repeat_offender_gets_a_longe
     assert!(!answers(&net, SCANNER));
 
     // An allowlisted scanner is never blocked, whatever the confidence.
-    scan(&net, "10.201.0.4", 4000);
+    net.scan(Some("10.201.0.4"), ADDR_A, 4000);
     wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.4/32 -> refused"))
         .unwrap_or_else(|| panic!("no refusal for the allowlisted scanner; stderr:\n{}", sensor.stderr()));
     assert!(answers(&net, "10.201.0.4"), "the allowlisted address still passes");
@@ -160,13 +141,13 @@ fn a_block_of_a_critical_asset_waits_for_approval_and_the_audit_log_names_the_ap
         return;
     }
     let net = NetPair::new();
-    add_addr(&net, "10.201.0.3");
-    add_addr(&net, "10.201.0.5");
+    net.add_addr(true, "10.201.0.3");
+    net.add_addr(true, "10.201.0.5");
     let pins = PinDir::new();
     let state = TempDir::new("govern-");
     let sensor = start(&net, &pins, &state.0);
 
-    scan(&net, "10.201.0.3", 2000);
+    net.scan(Some("10.201.0.3"), ADDR_A, 2000);
     wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.3/32 -> pending"))
         .unwrap_or_else(|| panic!("no pending approval; sensor stderr:\n{}", sensor.stderr()));
     assert!(answers(&net, "10.201.0.3"), "nothing is applied before approval");
@@ -181,7 +162,7 @@ fn a_block_of_a_critical_asset_waits_for_approval_and_the_audit_log_names_the_ap
     assert!(ok && out.contains("applied") && out.contains("by root (uid 0"), "{out}{err}");
     assert!(!answers(&net, "10.201.0.3"), "approved: blocked");
 
-    scan(&net, "10.201.0.5", 3000);
+    net.scan(Some("10.201.0.5"), ADDR_A, 3000);
     wait_line(&sensor, Duration::from_secs(15), |l| l.contains("block 10.201.0.5/32 -> pending"))
         .unwrap_or_else(|| panic!("no second approval; sensor stderr:\n{}", sensor.stderr()));
     let (_, out, _) = cli(&state.0, &["approvals", "list", "--json"]);
@@ -217,7 +198,7 @@ fn after_sigkill_a_restart_finds_the_pinned_block_expires_it_and_the_audit_chain
     let state = TempDir::new("govern-kill-");
     let first = start(&net, &pins, &state.0);
     const SCANNER: &str = "10.201.0.2";
-    scan(&net, SCANNER, 5000);
+    net.scan(Some(SCANNER), ADDR_A, 5000);
     wait_line(&first, Duration::from_secs(15), |l| l.contains("block 10.201.0.2/32 -> applied"))
         .unwrap_or_else(|| panic!("no block; sensor stderr:\n{}", first.stderr()));
     // The governor saves its state on its next tick; then the sensor dies without a word.

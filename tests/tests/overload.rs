@@ -25,14 +25,6 @@ fn sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    st.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover() {
     if !privileged(true) {
@@ -67,7 +59,7 @@ fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover
         .map(|l| l.trim_end_matches("/metrics").to_owned())
         .unwrap_or_else(|| panic!("no metrics line: {err}"));
     std::thread::sleep(Duration::from_secs(1));
-    let rss_before = rss_kib(sensor.pid());
+    let rss_before = tests::rss_kib(sensor.pid());
 
     // The flood: one UDP datagram per destination port, as fast as one thread sends.
     let stop = Arc::new(AtomicBool::new(false));
@@ -140,7 +132,7 @@ fn an_exec_storm_and_a_packet_flood_keep_memory_bounded_count_losses_and_recover
     let later = tests::scrape_metrics(&net.ns_a, addr);
     assert!(sum(&later, "sensor_xdp_packets_total") >= passed + 3.0, "packets are seen again");
 
-    let rss_after = rss_kib(sensor.pid());
+    let rss_after = tests::rss_kib(sensor.pid());
     eprintln!(
         "overload: flood {pps:.0} pps for {flood_s:.1} s; events read {read:.0}, lost {lost:.0}; loss share {share:.3}; \
          control socket answered in {answer_ms} ms; RSS {} MiB before, {} MiB after",

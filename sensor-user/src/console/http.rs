@@ -115,15 +115,8 @@ pub fn read_request(r: &mut impl Read) -> Result<Request, HttpError> {
         if buf.len() > MAX_HEAD {
             return Err(HttpError::TooLarge);
         }
-        match r.read(&mut chunk) {
-            Ok(0) => return Err(HttpError::Incomplete),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(HttpError::Incomplete);
-            }
-            Err(e) => return Err(HttpError::Io(e)),
-        }
+        let n = read_some(r, &mut chunk)?;
+        buf.extend_from_slice(&chunk[..n]);
     };
     if head_end > MAX_HEAD {
         return Err(HttpError::TooLarge);
@@ -161,9 +154,21 @@ pub fn read_request(r: &mut impl Read) -> Result<Request, HttpError> {
     let mut body = buf.split_off(head_end + 4);
     while body.len() < len {
         let want = (len - body.len()).min(chunk.len());
-        match r.read(&mut chunk[..want]) {
+        let n = read_some(r, &mut chunk[..want])?;
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(len);
+    req.body = body;
+    Ok(req)
+}
+
+/// At least one byte into `buf` (retrying interrupted reads); the end of the stream or a
+/// read timeout before the request is complete is [`HttpError::Incomplete`].
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, HttpError> {
+    loop {
+        match r.read(buf) {
             Ok(0) => return Err(HttpError::Incomplete),
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 return Err(HttpError::Incomplete);
@@ -171,9 +176,6 @@ pub fn read_request(r: &mut impl Read) -> Result<Request, HttpError> {
             Err(e) => return Err(HttpError::Io(e)),
         }
     }
-    body.truncate(len);
-    req.body = body;
-    Ok(req)
 }
 
 /// A response.

@@ -47,7 +47,9 @@ fn route(req: &Request, remote: SocketAddr, ctx: &Ctx) -> Result<Option<Response
     if !ctx.origin.host_allowed(host) {
         return Err(Response::error(421, "this console answers only to its loopback address"));
     }
-    let (get, post) = (req.method == "GET" || req.method == "HEAD", req.method == "POST");
+    // HEAD is answered as GET (without the body, see `exchange`).
+    let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+    let (get, post) = (method == "GET", method == "POST");
     if get {
         if let Some(r) = assets::get(&req.path) {
             return Ok(Some(r));
@@ -78,9 +80,9 @@ fn route(req: &Request, remote: SocketAddr, ctx: &Ctx) -> Result<Option<Response
     let segs: Vec<&str> = req.path.trim_start_matches("/api/").split('/').collect();
     let body = || req.json().map_err(|e| Response::error(400, e));
     let id = |s: &str| s.parse::<u64>().map_err(|_| Response::error(404, "not found"));
-    let cmd = match (req.method.as_str(), segs.as_slice()) {
-        ("GET" | "HEAD", ["events"]) => return Ok(None),
-        ("GET" | "HEAD", ["session"]) => return Ok(Some(session(&who))),
+    let cmd = match (method, segs.as_slice()) {
+        ("GET", ["events"]) => return Ok(None),
+        ("GET", ["session"]) => return Ok(Some(session(&who))),
         ("POST", ["logout"]) => {
             if let Some(c) = req.cookie(SESSION_COOKIE) {
                 ctx.sessions.close(c);
@@ -88,14 +90,14 @@ fn route(req: &Request, remote: SocketAddr, ctx: &Ctx) -> Result<Option<Response
             let r = Response::json(200, &json!({"ok": true}));
             return Ok(Some(r.with_header(format!("Set-Cookie: {SESSION_COOKIE}=; Path=/; Max-Age=0"))));
         }
-        ("GET" | "HEAD", ["audit"]) => return audit_page(req, ctx).map(Some),
-        ("GET" | "HEAD", ["health"]) => return Ok(Some(health(ctx))),
-        ("GET" | "HEAD", ["history"]) => return history(req, ctx).map(Some),
-        ("GET" | "HEAD", ["status"]) => json!({"cmd": "status"}),
-        ("GET" | "HEAD", ["incidents"]) => json!({"cmd": "incidents"}),
-        ("GET" | "HEAD", ["incidents", n]) => json!({"cmd": "incident", "id": id(n)?}),
-        ("GET" | "HEAD", ["approvals"]) => json!({"cmd": "approvals"}),
-        ("GET" | "HEAD", ["blocks"]) => json!({"cmd": "blocks"}),
+        ("GET", ["audit"]) => return audit_page(req, ctx).map(Some),
+        ("GET", ["health"]) => return Ok(Some(health(ctx))),
+        ("GET", ["history"]) => return history(req, ctx).map(Some),
+        ("GET", ["status"]) => json!({"cmd": "status"}),
+        ("GET", ["incidents"]) => json!({"cmd": "incidents"}),
+        ("GET", ["incidents", n]) => json!({"cmd": "incident", "id": id(n)?}),
+        ("GET", ["approvals"]) => json!({"cmd": "approvals"}),
+        ("GET", ["blocks"]) => json!({"cmd": "blocks"}),
         ("POST", ["incidents", n, "feedback"]) => with(json!({"cmd": "feedback", "incident": id(n)?}), body()?),
         ("POST", ["approvals", n, "approve"]) => json!({"cmd": "approve", "id": id(n)?}),
         ("POST", ["approvals", n, "deny"]) => with(json!({"cmd": "deny", "id": id(n)?}), body()?),

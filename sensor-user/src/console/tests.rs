@@ -113,19 +113,8 @@ impl Fixture {
 
     /// A scan from the critical asset: one approval waits.
     fn pending_approval(&self) -> u64 {
-        let f = Finding::new(
-            "port_scan",
-            "syn_scan",
-            1,
-            0.95,
-            Severity::High,
-            "T1046",
-            Entities { src: "10.9.0.3".parse().ok(), dst: "10.9.0.1".parse().ok(), ..Entities::default() },
-            Evidence::default(),
-            "scan".into(),
-        );
         let mut g = self.gov.lock().expect("gov");
-        g.on_finding(&f, crate::respond::wall_ns());
+        g.on_finding(&scan_from("10.9.0.3"), crate::respond::wall_ns());
         g.approvals().next().expect("an approval").id
     }
 }
@@ -134,6 +123,21 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A confident port scan from `src` against 10.9.0.1.
+fn scan_from(src: &str) -> Finding {
+    Finding::new(
+        "port_scan",
+        "syn_scan",
+        1,
+        0.95,
+        Severity::High,
+        "T1046",
+        Entities { src: src.parse().ok(), dst: "10.9.0.1".parse().ok(), ..Entities::default() },
+        Evidence::default(),
+        "scan".into(),
+    )
 }
 
 fn parse(resp: &str) -> (u16, String, Value) {
@@ -267,18 +271,7 @@ fn the_event_stream_announces_a_new_incident_as_soon_as_the_governor_has_it() {
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(seen.contains("Content-Type: text/event-stream"), "{seen}");
-    let f = Finding::new(
-        "port_scan",
-        "syn_scan",
-        1,
-        0.95,
-        Severity::High,
-        "T1046",
-        Entities { src: "10.9.0.7".parse().ok(), dst: "10.9.0.1".parse().ok(), ..Entities::default() },
-        Evidence::default(),
-        "scan".into(),
-    );
-    tap.send(f).expect("tap");
+    tap.send(scan_from("10.9.0.7")).expect("tap");
     while !seen.contains("data: {\"seq\":1}") {
         let n = c.read(&mut buf).expect("a change event within 5 s");
         assert!(n > 0, "stream closed: {seen}");
